@@ -1,0 +1,1 @@
+//! SASL mechanisms. Filled in by the SASL work.
