@@ -1,0 +1,83 @@
+//! A throwaway Dovecot for the demo and the benchmarks: starts an instance on 127.0.0.1, optionally seeds it,
+//! writes its connection settings as shell assignments to the file named by `--env`, and runs until its
+//! standard input closes or it is signalled. The instance and every process of it stop when it exits.
+//!
+//! Usage: mailsync-testserver --env FILE [--profile dovecot|outlook] [--seed-demo]
+
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+use mailsync_testkit::{fixture_messages, Dovecot, DovecotOptions, Flag, Profile};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("mailsync-testserver: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let env_file = value("--env").ok_or("--env FILE is required")?;
+    let profile = match value("--profile").as_deref() {
+        None | Some("dovecot") => Profile::Dovecot,
+        Some("outlook") => Profile::Outlook,
+        Some(other) => return Err(format!("unknown profile {other}").into()),
+    };
+    let d = Dovecot::start(DovecotOptions::with_profile(profile))?;
+    if args.iter().any(|a| a == "--seed-demo") {
+        seed_demo(&d)?;
+    }
+    let p = d.ports();
+    let env = format!(
+        "DOVECOT_DIR='{dir}'\nDOVECOT_CONF='{conf}'\nCA_FILE='{ca}'\nIMAPS_PORT={imaps}\nIMAP_PORT={imap}\n\
+         POP3S_PORT={pop3s}\nPOP3_PORT={pop3}\nMAIL_USER=alice\nMAIL_PASSWORD='{pw}'\nDOVECOT_PID={pid}\n",
+        dir = d.dir().display(),
+        conf = d.config_path().display(),
+        ca = d.ca_file().display(),
+        imaps = p.imaps,
+        imap = p.imap,
+        pop3s = p.pop3s,
+        pop3 = p.pop3,
+        pw = d.password("alice"),
+        pid = d.pid().unwrap_or(0),
+    );
+    std::fs::write(&env_file, env)?;
+    // Serve until the parent closes our stdin (or kills us; the instance's process group dies with it then).
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(d);
+    Ok(())
+}
+
+/// The demo mailbox: INBOX, Sent and Archive from the fixture corpus, some read, some flagged.
+fn seed_demo(d: &Dovecot) -> Result<(), Box<dyn std::error::Error>> {
+    let all = fixture_messages()?;
+    let day = Duration::from_secs(86_400);
+    let base = SystemTime::now() - day * 60;
+    let mut inbox = Vec::new();
+    let mut sent = Vec::new();
+    let mut archive = Vec::new();
+    for (i, (name, raw)) in all.iter().enumerate() {
+        let flags: &[Flag] = match i % 4 {
+            0 => &[Flag::Seen],
+            1 => &[],
+            2 => &[Flag::Seen, Flag::Flagged],
+            _ => &[Flag::Seen, Flag::Answered],
+        };
+        let when = Some(base + day * u32::try_from(i).unwrap_or(0));
+        let slot = if name.starts_with("23") || name.starts_with("02") {
+            &mut sent
+        } else if name.starts_with("03") || name.starts_with("17") || name.starts_with("24") {
+            &mut archive
+        } else {
+            &mut inbox
+        };
+        slot.push((raw.as_slice(), flags, when));
+    }
+    d.seed_dated("alice", "INBOX", inbox)?;
+    d.seed_dated("alice", "Sent", sent)?;
+    d.seed_dated("alice", "Archive", archive)?;
+    Ok(())
+}
