@@ -1,0 +1,32 @@
+//! Credentials as the engine receives them: who logs in, and with what secret. The CLI obtains the secret
+//! (password command, environment, prompt, OAuth2 token); the engine only ever puts it on an encrypted wire.
+
+use mailsync_proto::Secret;
+
+/// How to authenticate.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A password: IMAP LOGIN (or AUTHENTICATE PLAIN), POP3 USER/PASS (or AUTH PLAIN).
+    Password {
+        /// The login name.
+        user: String,
+        /// The password.
+        password: Secret<String>,
+    },
+    /// An OAuth2 access token, sent with SASL XOAUTH2 (what Outlook requires).
+    OAuth2 {
+        /// The mailbox address.
+        user: String,
+        /// The bearer token.
+        token: Secret<String>,
+    },
+}
+
+impl Credentials {
+    /// The login name.
+    pub fn user(&self) -> &str {
+        match self {
+            Credentials::Password { user, .. } | Credentials::OAuth2 { user, .. } => user,
+        }
+    }
+}

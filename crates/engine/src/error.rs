@@ -1,0 +1,101 @@
+//! The engine's one error type, grouped by whose fault it is; each variant carries what a user needs to act.
+
+use std::path::PathBuf;
+
+use mailsync_store::StoreError;
+
+/// Everything a sync can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    // --- the network ---
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Dns { host: String, source: std::io::Error },
+    /// TCP connect failed (refused, unreachable).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: String, source: std::io::Error },
+    /// Something took longer than its time limit.
+    #[error("timed out after {secs} s {during} ({addr}){hint}")]
+    Timeout { addr: String, during: &'static str, secs: u64, hint: String },
+    /// The server closed the connection.
+    #[error("{addr} closed the connection {during}")]
+    Closed { addr: String, during: String },
+    /// A read or write failed.
+    #[error("network error with {addr}: {source}")]
+    Io { addr: String, source: std::io::Error },
+
+    // --- TLS ---
+    /// The certificate does not match the host name.
+    #[error("certificate of {addr} is not valid for {host}: {detail}")]
+    CertName { addr: String, host: String, detail: String },
+    /// The certificate chain is not trusted (unknown CA, expired, self-signed...).
+    #[error("certificate of {addr} is not trusted: {detail} (for a private server, set ca_file)")]
+    CertTrust { addr: String, detail: String },
+    /// The TLS handshake failed for another reason.
+    #[error("TLS handshake with {addr} failed: {detail}{hint}")]
+    Tls { addr: String, detail: String, hint: String },
+    /// The server does not offer STARTTLS/STLS, or refused it. Never falls back to plaintext.
+    #[error("{addr} does not offer {command}; refusing to continue without TLS{detail}")]
+    StartTlsUnavailable { addr: String, command: &'static str, detail: String },
+    /// A password would travel in the clear.
+    #[error("refusing to send a password over an unencrypted connection to {addr} (use security = \"tls\" or \"starttls\")")]
+    PlaintextRefused { addr: String },
+
+    // --- the server ---
+    /// Login refused.
+    #[error("{protocol} login refused for {user} at {addr}: {text}{hint}")]
+    AuthRefused { protocol: &'static str, user: String, addr: String, text: String, hint: String },
+    /// The server sent something we cannot accept, or answered a command with an error.
+    #[error("{protocol} server {addr}: {detail}")]
+    Protocol { protocol: &'static str, addr: String, detail: String },
+    /// The server asked us to slow down (Exchange's "Request is throttled").
+    #[error("{addr} throttled the connection; suggested back-off {millis} ms")]
+    Throttled { addr: String, millis: u64 },
+
+    // --- local ---
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A local file (CA file) could not be read or used.
+    #[error("{what} {path}: {detail}")]
+    LocalFile { what: &'static str, path: PathBuf, detail: String },
+    /// The settings cannot work.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The run was interrupted; what was committed stays.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// What kind of failure this is, for exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Network or TLS (exit 2).
+    Network,
+    /// Authentication refused (exit 3).
+    Auth,
+    /// Server protocol error (exit 4).
+    Protocol,
+    /// Local store or file (exit 5).
+    Local,
+    /// Configuration or usage (exit 1).
+    Config,
+    /// Interrupted (exit 130).
+    Interrupted,
+}
+
+impl EngineError {
+    /// The category that decides the exit code.
+    pub fn kind(&self) -> ErrorKind {
+        use EngineError::*;
+        match self {
+            Dns { .. } | Connect { .. } | Timeout { .. } | Closed { .. } | Io { .. } => ErrorKind::Network,
+            CertName { .. } | CertTrust { .. } | Tls { .. } | StartTlsUnavailable { .. } => ErrorKind::Network,
+            PlaintextRefused { .. } | Config(_) => ErrorKind::Config,
+            AuthRefused { .. } => ErrorKind::Auth,
+            Protocol { .. } | Throttled { .. } => ErrorKind::Protocol,
+            Store(_) | LocalFile { .. } => ErrorKind::Local,
+            Interrupted => ErrorKind::Interrupted,
+        }
+    }
+}

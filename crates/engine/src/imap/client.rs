@@ -1,0 +1,307 @@
+//! An IMAP connection: the transport plus the sans-I/O session, with login, STARTTLS and command helpers.
+//!
+//! Owns: reading server bytes straight into the session's buffer, writing what the session releases, turning
+//! completions into results (throttling, BYE, refused logins each become their own error) and the login
+//! sequence (greeting, STARTTLS when configured, LOGIN / AUTHENTICATE PLAIN / XOAUTH2).
+//! Must never: send a credential before the connection is encrypted, continue after a refused STARTTLS, or
+//! log a command with its secret (commands are logged in their redacted form).
+//!
+//! RFC 3501 sections 6.1-6.2 (CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE), RFC 4959 (SASL-IR).
+
+use std::time::Duration;
+
+use mailsync_proto::imap::command::Command;
+use mailsync_proto::imap::{
+    suggested_backoff, Capabilities, Completion, Event, GreetingKind, ImapError, ImapSession, SessionConfig,
+    Status, StatusResponse, Untagged,
+};
+use mailsync_proto::sasl;
+use mailsync_proto::Secret;
+
+use crate::auth::Credentials;
+use crate::endpoint::{Endpoint, Security};
+use crate::transport::Transport;
+use crate::EngineError;
+
+/// Room made in the receive buffer before each read.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A logged-in (or logging-in) IMAP connection.
+#[derive(Debug)]
+pub struct ImapClient {
+    t: Transport,
+    s: ImapSession,
+    addr: String,
+    bye: Option<StatusResponse>,
+    /// Responses skipped because they did not parse (each was logged).
+    pub malformed: u64,
+}
+
+impl ImapClient {
+    /// Connects, reads the greeting, upgrades with STARTTLS when configured, and logs in.
+    pub async fn connect(ep: &Endpoint, creds: &Credentials, max_response: usize) -> Result<ImapClient, EngineError> {
+        let t = Transport::connect(ep).await?;
+        let config = SessionConfig { max_response_size: max_response, ..SessionConfig::default() };
+        let mut c = ImapClient { t, s: ImapSession::new(config), addr: ep.addr(), bye: None, malformed: 0 };
+        let preauth = c.greeting(ep).await?;
+        if ep.security == Security::StartTls {
+            c = c.starttls().await?;
+        }
+        if preauth {
+            if !c.t.is_encrypted() {
+                return Err(c.protocol("server pre-authenticated an unencrypted connection; refusing to use it"));
+            }
+        } else {
+            c.login(creds).await?;
+        }
+        Ok(c)
+    }
+
+    async fn greeting(&mut self, ep: &Endpoint) -> Result<bool, EngineError> {
+        loop {
+            match self.s.poll_event() {
+                Ok(Some(Event::Greeting(g))) => {
+                    return match g.kind {
+                        GreetingKind::Ok => Ok(false),
+                        GreetingKind::PreAuth => Ok(true),
+                        GreetingKind::Bye => Err(self.protocol(&format!("server refused the connection: {}", g.text))),
+                    };
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => return Err(self.proto_err(e)),
+            }
+            let limit = ep.timeouts.greeting;
+            match self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, limit, "for the greeting").await {
+                Ok(_) => {}
+                Err(EngineError::Timeout { addr, secs, .. }) if ep.security != Security::Tls => {
+                    return Err(EngineError::Timeout {
+                        addr,
+                        during: "waiting for the greeting",
+                        secs,
+                        hint: format!(
+                            "; port {} may expect TLS from the first byte (993 and 995 do): try security = \"tls\"",
+                            ep.port
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn starttls(mut self) -> Result<ImapClient, EngineError> {
+        let caps = self.capabilities().await?;
+        if !caps.has("STARTTLS") {
+            return Err(EngineError::StartTlsUnavailable {
+                addr: self.addr.clone(),
+                command: "STARTTLS",
+                detail: String::new(),
+            });
+        }
+        let (_, done) = self.run(Command::StartTls).await?;
+        if done.status != Status::Ok {
+            return Err(EngineError::StartTlsUnavailable {
+                addr: self.addr.clone(),
+                command: "STARTTLS",
+                detail: format!(": server answered {} {}", done.status, done.text),
+            });
+        }
+        // Nothing may be buffered behind the OK: the session refuses such injected bytes.
+        let ImapClient { t, s, addr, bye, malformed } = self;
+        let t = t.start_tls().await?;
+        Ok(ImapClient { t, s, addr, bye, malformed })
+    }
+
+    async fn login(&mut self, creds: &Credentials) -> Result<(), EngineError> {
+        if !self.t.is_encrypted() {
+            return Err(EngineError::PlaintextRefused { addr: self.addr.clone() });
+        }
+        let caps = self.capabilities().await?;
+        let user = creds.user().to_string();
+        let cmd = match creds {
+            Credentials::Password { user, password } => {
+                if caps.has("LOGINDISABLED") {
+                    if !caps.has_auth("PLAIN") {
+                        return Err(self.protocol("server disables LOGIN and offers no AUTH=PLAIN"));
+                    }
+                    let ir = sasl::plain(user, password).map_err(|e| EngineError::Config(e.to_string()))?;
+                    Command::Authenticate { mechanism: "PLAIN".into(), initial_response: Some(ir) }
+                } else {
+                    Command::Login { user: user.clone(), password: password.clone() }
+                }
+            }
+            Credentials::OAuth2 { user, token } => {
+                if !caps.has_auth("XOAUTH2") {
+                    return Err(self.protocol("server does not offer AUTH=XOAUTH2 (OAuth2 login)"));
+                }
+                let ir = sasl::xoauth2(user, token).map_err(|e| EngineError::Config(e.to_string()))?;
+                Command::Authenticate { mechanism: "XOAUTH2".into(), initial_response: Some(ir) }
+            }
+        };
+        tracing::debug!(command = %cmd.redacted("*"), "imap login");
+        let id = self.s.send(cmd).map_err(|e| self.proto_err(e))?;
+        let mut oauth_error: Option<String> = None;
+        loop {
+            match self.next_event("to the login").await? {
+                Event::AuthChallenge { challenge, raw, .. } => {
+                    // With the initial response already sent, a challenge is the server's error report
+                    // (XOAUTH2: base64 JSON); acknowledge it with an empty answer to get the final NO.
+                    let bytes = challenge.unwrap_or_else(|| raw.text().into_owned().into_bytes());
+                    oauth_error = Some(match sasl::OAuthFailure::from_json(&bytes) {
+                        Ok(f) => f.sentence(),
+                        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+                    });
+                    self.s.authenticate_continue(Secret::new(Vec::new())).map_err(|e| self.proto_err(e))?;
+                }
+                Event::Done(done) if done.id == id => {
+                    if done.status == Status::Ok {
+                        return Ok(());
+                    }
+                    let text = oauth_error.unwrap_or(done.text);
+                    return Err(EngineError::AuthRefused {
+                        protocol: "IMAP",
+                        user,
+                        addr: self.addr.clone(),
+                        text,
+                        hint: String::new(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The server's capabilities, asking with CAPABILITY when the session does not know them.
+    pub async fn capabilities(&mut self) -> Result<Capabilities, EngineError> {
+        if let Some(c) = self.s.capabilities() {
+            return Ok(c.clone());
+        }
+        self.run_ok(Command::Capability).await?;
+        self.s.capabilities().cloned().ok_or_else(|| self.protocol("no CAPABILITY in the answer to CAPABILITY"))
+    }
+
+    /// Extensions confirmed by ENABLED.
+    pub fn enabled(&self) -> &[String] {
+        self.s.enabled()
+    }
+
+    /// Queues a command; its bytes go out with the next read or flush.
+    pub fn send(&mut self, cmd: Command) -> Result<mailsync_proto::imap::CommandId, EngineError> {
+        tracing::trace!(command = %cmd.redacted("*"), "imap send");
+        self.s.send(cmd).map_err(|e| self.proto_err(e))
+    }
+
+    /// The next event, writing queued commands and reading as needed. Responses that do not parse are
+    /// logged, counted in `malformed` and skipped; a BYE is remembered for the error that follows it.
+    pub async fn next_event(&mut self, during: &str) -> Result<Event, EngineError> {
+        loop {
+            self.flush().await?;
+            match self.s.poll_event() {
+                Ok(Some(Event::Bye(b))) => {
+                    self.bye = Some(b);
+                    continue;
+                }
+                Ok(Some(ev)) => return Ok(ev),
+                Ok(None) => {}
+                Err(e @ ImapError::Malformed { .. }) => {
+                    self.malformed += 1;
+                    tracing::warn!(server = %self.addr, "skipped a response: {e}");
+                    continue;
+                }
+                Err(e) => return Err(self.proto_err(e)),
+            }
+            let limit = self.t.endpoint().timeouts.read;
+            match self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, limit, during).await {
+                Ok(_) => {}
+                Err(EngineError::Closed { .. }) if self.bye.is_some() => return Err(self.bye_error()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), EngineError> {
+        while let Some(bytes) = self.s.poll_transmit() {
+            self.t.write_all(&bytes).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs one command to completion, returning its untagged data and its completion (OK or not).
+    pub async fn run(&mut self, cmd: Command) -> Result<(Vec<Untagged>, Completion), EngineError> {
+        let name = cmd.name();
+        let id = self.send(cmd)?;
+        let mut data = Vec::new();
+        loop {
+            match self.next_event(name).await? {
+                Event::Done(done) if done.id == id => return Ok((data, done)),
+                Event::Untagged(u) => data.push(u),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs one command that must succeed; returns its untagged data.
+    pub async fn run_ok(&mut self, cmd: Command) -> Result<Vec<Untagged>, EngineError> {
+        let (data, done) = self.run(cmd).await?;
+        self.check(&done)?;
+        Ok(data)
+    }
+
+    /// Turns a completion that is not OK into the matching error.
+    pub fn check(&self, done: &Completion) -> Result<(), EngineError> {
+        if done.status == Status::Ok {
+            return Ok(());
+        }
+        if let Some(wait) = suggested_backoff(&done.text) {
+            return Err(EngineError::Throttled { addr: self.addr.clone(), millis: millis(wait) });
+        }
+        if done.text.contains("User is authenticated but not connected") {
+            return Err(EngineError::AuthRefused {
+                protocol: "IMAP",
+                user: String::new(),
+                addr: self.addr.clone(),
+                text: done.text.clone(),
+                hint: "; the login worked but the account has no mailbox access this way (Outlook: wrong OAuth2 \
+                       scope, tenant or account; IMAP may be disabled for the mailbox)"
+                    .into(),
+            });
+        }
+        Err(self.protocol(&format!("{} failed: {} {}", done.command, done.status, done.text)))
+    }
+
+    /// Says LOGOUT and closes the connection; errors are ignored (the work is done).
+    pub async fn logout(mut self) {
+        if self.s.send(Command::Logout).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Ok(ev) = self.next_event("to LOGOUT").await {
+                    if matches!(ev, Event::Done(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        self.t.shutdown().await;
+    }
+
+    fn bye_error(&self) -> EngineError {
+        let text = self.bye.as_ref().map(|b| b.text.clone()).unwrap_or_default();
+        if let Some(wait) = suggested_backoff(&text) {
+            return EngineError::Throttled { addr: self.addr.clone(), millis: millis(wait) };
+        }
+        self.protocol(&format!("server closed the connection: BYE {text}"))
+    }
+
+    fn protocol(&self, detail: &str) -> EngineError {
+        EngineError::Protocol { protocol: "IMAP", addr: self.addr.clone(), detail: detail.to_string() }
+    }
+
+    fn proto_err(&self, e: ImapError) -> EngineError {
+        self.protocol(&e.to_string())
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,282 @@
+//! The byte pipe under both protocols: TCP, implicit TLS or a STARTTLS upgrade, with time limits and a
+//! clear error for each way a connection fails.
+//!
+//! Owns: DNS resolution, TCP connect, the rustls client configuration (public roots plus an optional CA
+//! file, TLS 1.2 and 1.3 only, certificates always verified), reads and writes with time limits.
+//! Must never: disable certificate verification, fall back from TLS to plaintext, or log bytes it carries.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{CertificateError, ClientConfig, RootCertStore};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::endpoint::{Endpoint, Security};
+use crate::EngineError;
+
+/// A connected stream, encrypted or not.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A connection to one endpoint.
+#[derive(Debug)]
+pub struct Transport {
+    stream: Stream,
+    endpoint: Endpoint,
+}
+
+impl Transport {
+    /// Resolves, connects and, for `Security::Tls`, completes the TLS handshake.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Transport, EngineError> {
+        if endpoint.security == Security::Plain && !endpoint.allow_plaintext {
+            return Err(EngineError::Config(format!(
+                "{} is configured without encryption (security = \"plain\"); set allow_plaintext = true to allow it",
+                endpoint.addr()
+            )));
+        }
+        let tcp = tcp_connect(endpoint).await?;
+        let mut t = Transport { stream: Stream::Plain(tcp), endpoint: endpoint.clone() };
+        if endpoint.security == Security::Tls {
+            t = t.start_tls().await?;
+        }
+        Ok(t)
+    }
+
+    /// Runs the TLS handshake over the current plain connection (after the server accepted STARTTLS/STLS).
+    pub async fn start_tls(self) -> Result<Transport, EngineError> {
+        let Stream::Plain(tcp) = self.stream else {
+            return Err(EngineError::Config(format!("{} is already encrypted", self.endpoint.addr())));
+        };
+        let ep = self.endpoint;
+        let config = tls_config(&ep)?;
+        let name = ServerName::try_from(ep.host.clone())
+            .map_err(|e| EngineError::Config(format!("invalid TLS server name {:?}: {e}", ep.host)))?;
+        let handshake = TlsConnector::from(config).connect(name, tcp);
+        let tls = match tokio::time::timeout(ep.timeouts.connect, handshake).await {
+            Err(_) => {
+                return Err(EngineError::Timeout {
+                    addr: ep.addr(),
+                    during: "in the TLS handshake",
+                    secs: ep.timeouts.connect.as_secs(),
+                    hint: String::new(),
+                })
+            }
+            Ok(Err(e)) => return Err(classify_tls_error(&ep, e)),
+            Ok(Ok(s)) => s,
+        };
+        Ok(Transport { stream: Stream::Tls(Box::new(tls)), endpoint: ep })
+    }
+
+    /// Whether the bytes are encrypted now.
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The endpoint this connects to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Reads what is available into `buf`, waiting at most `limit`; `during` names the wait for messages.
+    /// The server closing the connection is an error here: callers only read when they expect an answer.
+    pub async fn read(&mut self, buf: &mut [u8], limit: Duration, during: &str) -> Result<usize, EngineError> {
+        let ep = &self.endpoint;
+        match tokio::time::timeout(limit, self.stream.read(buf)).await {
+            Err(_) => Err(EngineError::Timeout {
+                addr: ep.addr(),
+                during: "waiting for the server",
+                secs: limit.as_secs(),
+                hint: format!(": no answer {during}"),
+            }),
+            Ok(Ok(0)) => Err(EngineError::Closed { addr: ep.addr(), during: during.to_string() }),
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(classify_io(ep, e, during)),
+        }
+    }
+
+    /// Reads what is available, appending it to `buf` (at least `min_room` bytes of room are made first).
+    pub async fn read_buf(
+        &mut self,
+        buf: &mut bytes::BytesMut,
+        min_room: usize,
+        limit: Duration,
+        during: &str,
+    ) -> Result<usize, EngineError> {
+        buf.reserve(min_room);
+        let ep = &self.endpoint;
+        match tokio::time::timeout(limit, self.stream.read_buf(buf)).await {
+            Err(_) => Err(EngineError::Timeout {
+                addr: ep.addr(),
+                during: "waiting for the server",
+                secs: limit.as_secs(),
+                hint: format!(": no answer {during}"),
+            }),
+            Ok(Ok(0)) => Err(EngineError::Closed { addr: ep.addr(), during: during.to_string() }),
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(classify_io(ep, e, during)),
+        }
+    }
+
+    /// Writes all of `data` and flushes it.
+    pub async fn write_all(&mut self, data: &[u8]) -> Result<(), EngineError> {
+        let limit = self.endpoint.timeouts.read;
+        let ep = &self.endpoint;
+        let io = async {
+            self.stream.write_all(data).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(limit, io).await {
+            Err(_) => Err(EngineError::Timeout {
+                addr: ep.addr(),
+                during: "sending to the server",
+                secs: limit.as_secs(),
+                hint: String::new(),
+            }),
+            Ok(r) => r.map_err(|e| classify_io(ep, e, "while sending")),
+        }
+    }
+
+    /// Closes the connection politely (TLS close_notify), ignoring errors: the session is over anyway.
+    pub async fn shutdown(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.shutdown()).await;
+    }
+}
+
+async fn tcp_connect(ep: &Endpoint) -> Result<TcpStream, EngineError> {
+    let limit = ep.timeouts.connect;
+    let timeout = |during| EngineError::Timeout { addr: ep.addr(), during, secs: limit.as_secs(), hint: String::new() };
+    let addrs = match tokio::time::timeout(limit, tokio::net::lookup_host((ep.host.as_str(), ep.port))).await {
+        Err(_) => return Err(timeout("resolving the host name")),
+        Ok(Err(source)) => return Err(EngineError::Dns { host: ep.host.clone(), source }),
+        Ok(Ok(a)) => a.collect::<Vec<_>>(),
+    };
+    let mut last = None;
+    for addr in addrs {
+        match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
+            Err(_) => return Err(timeout("connecting")),
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = Some(e),
+        }
+    }
+    Err(EngineError::Connect {
+        addr: ep.addr(),
+        source: last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address for host")),
+    })
+}
+
+/// The rustls configuration: TLS 1.2+ (rustls speaks nothing older), public roots plus `ca_file`.
+fn tls_config(ep: &Endpoint) -> Result<Arc<ClientConfig>, EngineError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &ep.ca_file {
+        let bad = |detail: String| EngineError::LocalFile { what: "cannot use CA file", path: path.clone(), detail };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EngineError::Config(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn classify_tls_error(ep: &Endpoint, e: io::Error) -> EngineError {
+    let addr = ep.addr();
+    if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        match tls {
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            ) => {
+                return EngineError::CertName { addr, host: ep.host.clone(), detail: tls.to_string() };
+            }
+            rustls::Error::InvalidCertificate(_) => {
+                return EngineError::CertTrust { addr, detail: tls.to_string() };
+            }
+            rustls::Error::InvalidMessage(_) => {
+                return EngineError::Tls { addr, detail: tls.to_string(), hint: not_tls_hint(ep) };
+            }
+            _ => return EngineError::Tls { addr, detail: tls.to_string(), hint: String::new() },
+        }
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
+            EngineError::Tls { addr, detail: e.to_string(), hint: not_tls_hint(ep) }
+        }
+        _ => EngineError::Tls { addr, detail: e.to_string(), hint: String::new() },
+    }
+}
+
+fn not_tls_hint(ep: &Endpoint) -> String {
+    if ep.security == Security::Tls {
+        format!(
+            "; the server did not answer with TLS: port {} may expect a plain greeting and STARTTLS \
+             (try security = \"starttls\")",
+            ep.port
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn classify_io(ep: &Endpoint, e: io::Error, during: &str) -> EngineError {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+            EngineError::Closed { addr: ep.addr(), during: during.to_string() }
+        }
+        _ => EngineError::Io { addr: ep.addr(), source: e },
+    }
+}

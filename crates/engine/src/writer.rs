@@ -1,0 +1,126 @@
+//! The one store writer: a thread that owns the [`Store`] and runs jobs sent from the network side, so that
+//! SQLite work (hashing, header parsing, inserts, fsync at commit) overlaps with receiving the next messages.
+//!
+//! Owns: the hand-over of work to the store thread and the bound on what is in flight (a bounded channel and
+//! at most `MAX_IN_FLIGHT` unanswered batches), which is what keeps memory bounded by a few batches, not by
+//! the mailbox. Must never: reorder jobs (they run in the order sent), or swallow a store error.
+
+use std::collections::VecDeque;
+use std::thread::JoinHandle;
+
+use mailsync_store::{BatchOutcome, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::EngineError;
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// Unanswered batches allowed before the network side waits for the writer.
+const MAX_IN_FLIGHT: usize = 2;
+
+/// A handle on the writer thread.
+#[derive(Debug)]
+pub struct StoreHandle {
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<Store>>,
+    in_flight: VecDeque<oneshot::Receiver<Result<BatchOutcome, StoreError>>>,
+    done: BatchOutcome,
+}
+
+impl StoreHandle {
+    /// Moves `store` onto its own thread.
+    pub fn spawn(mut store: Store) -> StoreHandle {
+        let (tx, mut rx) = mpsc::channel::<Job>(MAX_IN_FLIGHT);
+        let thread = std::thread::Builder::new()
+            .name("mailsync-store".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    job(&mut store);
+                }
+                store
+            })
+            .ok();
+        StoreHandle { tx: Some(tx), thread, in_flight: VecDeque::new(), done: BatchOutcome::default() }
+    }
+
+    async fn send(&self, job: Job) -> Result<(), EngineError> {
+        let gone = || EngineError::Config("the store writer thread stopped".into());
+        self.tx.as_ref().ok_or_else(gone)?.send(job).await.map_err(|_| gone())
+    }
+
+    /// Runs `f` on the store after everything sent before it, and waits for its answer.
+    pub async fn call<R, F>(&mut self, f: F) -> Result<R, EngineError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.drain().await?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Box::new(move |s: &mut Store| {
+            let _ = reply.send(f(s));
+        }))
+        .await?;
+        let r = answer.await.map_err(|_| EngineError::Config("the store writer thread stopped".into()))?;
+        Ok(r?)
+    }
+
+    /// Queues a write whose outcome is only needed later; waits while `MAX_IN_FLIGHT` are unanswered.
+    pub async fn submit<F>(&mut self, f: F) -> Result<(), EngineError>
+    where
+        F: FnOnce(&mut Store) -> Result<BatchOutcome, StoreError> + Send + 'static,
+    {
+        while self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.wait_one().await?;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Box::new(move |s: &mut Store| {
+            let _ = reply.send(f(s));
+        }))
+        .await?;
+        self.in_flight.push_back(answer);
+        Ok(())
+    }
+
+    async fn wait_one(&mut self) -> Result<(), EngineError> {
+        if let Some(answer) = self.in_flight.pop_front() {
+            let outcome =
+                answer.await.map_err(|_| EngineError::Config("the store writer thread stopped".into()))??;
+            add_outcome(&mut self.done, &outcome);
+        }
+        Ok(())
+    }
+
+    /// Waits for every submitted write; returns (and resets) the sum of their outcomes.
+    pub async fn drain(&mut self) -> Result<BatchOutcome, EngineError> {
+        while !self.in_flight.is_empty() {
+            self.wait_one().await?;
+        }
+        Ok(std::mem::take(&mut self.done))
+    }
+
+    /// Waits for everything, stops the thread and gives the store back.
+    pub async fn finish(mut self) -> Result<Store, EngineError> {
+        self.drain().await?;
+        self.tx = None;
+        let thread = self.thread.take().ok_or_else(|| EngineError::Config("no store writer thread".into()))?;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| EngineError::Config("the store writer thread panicked".into()))
+    }
+}
+
+/// Adds `b`'s counts to `a`.
+pub fn add_outcome(a: &mut BatchOutcome, b: &BatchOutcome) {
+    a.new += b.new;
+    a.deduplicated += b.deduplicated;
+    a.reattached += b.reattached;
+    a.unchanged += b.unchanged;
+    a.stored += b.stored;
+    a.bytes += b.bytes;
+    a.updated += b.updated;
+    a.removed += b.removed;
+    a.messages_deleted += b.messages_deleted;
+    a.unfetchable += b.unfetchable;
+}
