@@ -1,1 +1,171 @@
-fn main() {}
+//! `mailsync`: mirror IMAP and POP3 mailboxes (Outlook first) into a queryable SQLite store.
+//!
+//! Owns the command line (CLI.md): the global options `--config`, `--db`, `-v`/`-q` and `--json`, the
+//! routing of subcommands, logging to stderr, and turning every failure into one line on stderr and the
+//! documented exit code. Must never: take a secret from argv, log one (credentials are `Secret`s), or
+//! print logs on stdout (stdout is for results, which scripts parse). RFCs: none here; each layer names
+//! its own.
+
+mod cmd;
+mod config;
+mod exit;
+mod output;
+mod presets;
+mod secrets;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{paths, Config, ConfigError};
+use crate::output::Output;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "mailsync", version, about, propagate_version = true)]
+struct Cli {
+    /// Accounts file [default: $XDG_CONFIG_HOME/mailsync/config.toml]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "MAILSYNC_CONFIG",
+        value_name = "PATH"
+    )]
+    config: Option<PathBuf>,
+    /// SQLite store, created 0600 [default: $XDG_DATA_HOME/mailsync/mail.db]
+    #[arg(long, global = true, help_heading = "Global options", env = "MAILSYNC_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, help_heading = "Global options", action = ArgAction::Count)]
+    verbose: u8,
+    /// Less log output (-q errors only, -qq nothing)
+    #[arg(short, long, global = true, help_heading = "Global options", action = ArgAction::Count, conflicts_with = "verbose")]
+    quiet: u8,
+    /// Machine-readable output: one JSON object per line
+    #[arg(long, global = true, help_heading = "Global options")]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, list and show accounts
+    Account(cmd::account::AccountArgs),
+    /// Sync accounts into the local store
+    Sync(cmd::sync::SyncArgs),
+}
+
+/// What every subcommand gets: the resolved global options.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The accounts file (may not exist yet).
+    pub config_path: PathBuf,
+    /// The SQLite store (created 0600 by the store when missing).
+    pub db_path: PathBuf,
+    /// `--json`.
+    pub json: bool,
+    /// `-v` count minus `-q` count: 0 warnings, 1 info, 2 debug, -1 errors only, -2 silent.
+    pub verbosity: i8,
+}
+
+impl Ctx {
+    /// Loads and validates the accounts file.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let config = Config::load(&self.config_path)?;
+        tracing::debug!(
+            file = %self.config_path.display(),
+            accounts = config.accounts().len(),
+            "config loaded"
+        );
+        Ok(config)
+    }
+
+    /// Where results go, honouring `--json`.
+    pub fn output(&self) -> Output {
+        Output::new(self.json)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let verbosity = verbosity(cli.verbose, cli.quiet);
+    init_logging(verbosity);
+    match run(cli, verbosity) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match exit::outcome(&err) {
+            exit::Outcome::Quiet => ExitCode::SUCCESS,
+            exit::Outcome::Fail(code, line) => {
+                eprintln!("{line}");
+                ExitCode::from(code)
+            }
+        },
+    }
+}
+
+fn run(cli: Cli, verbosity: i8) -> anyhow::Result<()> {
+    let config_path = match cli.config {
+        Some(p) => paths::expand_tilde(&p),
+        None => paths::default_config()?,
+    };
+    let db_path = match cli.db {
+        Some(p) => paths::expand_tilde(&p),
+        None => paths::default_db()?,
+    };
+    let ctx = Ctx { config_path, db_path, json: cli.json, verbosity };
+    tracing::debug!(config = %ctx.config_path.display(), db = %ctx.db_path.display(), verbosity = ctx.verbosity, "paths");
+    match cli.command {
+        Command::Account(args) => cmd::account::run(args, &ctx),
+        Command::Sync(args) => cmd::sync::run(args, &ctx),
+    }
+}
+
+/// `--help` and `--version` print and succeed; any other parse failure is a usage error, exit 1, on
+/// one line.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // Nothing useful to do if stdout is closed.
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("mailsync: {}", exit::usage_message(e));
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn verbosity(verbose: u8, quiet: u8) -> i8 {
+    let v = i8::try_from(verbose).unwrap_or(i8::MAX);
+    let q = i8::try_from(quiet).unwrap_or(i8::MAX);
+    v.saturating_sub(q)
+}
+
+/// Logs go to stderr. RUST_LOG, when set, decides; otherwise `-v`/`-q` around a default of warnings.
+fn init_logging(verbosity: i8) {
+    let level = match verbosity {
+        i8::MIN..=-2 => LevelFilter::OFF,
+        -1 => LevelFilter::ERROR,
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        2 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    let filter = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

@@ -41,7 +41,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: Duration::from_secs(30), greeting: Duration::from_secs(30), read: Duration::from_secs(120) }
+        Timeouts {
+            connect: Duration::from_secs(30),
+            greeting: Duration::from_secs(30),
+            read: Duration::from_secs(120),
+        }
     }
 }
 

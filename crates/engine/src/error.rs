@@ -90,7 +90,9 @@ impl EngineError {
         use EngineError::*;
         match self {
             Dns { .. } | Connect { .. } | Timeout { .. } | Closed { .. } | Io { .. } => ErrorKind::Network,
-            CertName { .. } | CertTrust { .. } | Tls { .. } | StartTlsUnavailable { .. } => ErrorKind::Network,
+            CertName { .. } | CertTrust { .. } | Tls { .. } | StartTlsUnavailable { .. } => {
+                ErrorKind::Network
+            }
             PlaintextRefused { .. } | Config(_) => ErrorKind::Config,
             AuthRefused { .. } => ErrorKind::Auth,
             Protocol { .. } | Throttled { .. } => ErrorKind::Protocol,

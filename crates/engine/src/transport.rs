@@ -120,7 +120,12 @@ impl Transport {
 
     /// Reads what is available into `buf`, waiting at most `limit`; `during` names the wait for messages.
     /// The server closing the connection is an error here: callers only read when they expect an answer.
-    pub async fn read(&mut self, buf: &mut [u8], limit: Duration, during: &str) -> Result<usize, EngineError> {
+    pub async fn read(
+        &mut self,
+        buf: &mut [u8],
+        limit: Duration,
+        during: &str,
+    ) -> Result<usize, EngineError> {
         let ep = &self.endpoint;
         match tokio::time::timeout(limit, self.stream.read(buf)).await {
             Err(_) => Err(EngineError::Timeout {
@@ -185,8 +190,10 @@ impl Transport {
 
 async fn tcp_connect(ep: &Endpoint) -> Result<TcpStream, EngineError> {
     let limit = ep.timeouts.connect;
-    let timeout = |during| EngineError::Timeout { addr: ep.addr(), during, secs: limit.as_secs(), hint: String::new() };
-    let addrs = match tokio::time::timeout(limit, tokio::net::lookup_host((ep.host.as_str(), ep.port))).await {
+    let timeout =
+        |during| EngineError::Timeout { addr: ep.addr(), during, secs: limit.as_secs(), hint: String::new() };
+    let addrs = match tokio::time::timeout(limit, tokio::net::lookup_host((ep.host.as_str(), ep.port))).await
+    {
         Err(_) => return Err(timeout("resolving the host name")),
         Ok(Err(source)) => return Err(EngineError::Dns { host: ep.host.clone(), source }),
         Ok(Ok(a)) => a.collect::<Vec<_>>(),
@@ -213,7 +220,11 @@ fn tls_config(ep: &Endpoint) -> Result<Arc<ClientConfig>, EngineError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &ep.ca_file {
-        let bad = |detail: String| EngineError::LocalFile { what: "cannot use CA file", path: path.clone(), detail };
+        let bad = |detail: String| EngineError::LocalFile {
+            what: "cannot use CA file",
+            path: path.clone(),
+            detail,
+        };
         let certs = CertificateDer::pem_file_iter(path)
             .map_err(|e| bad(e.to_string()))?
             .collect::<Result<Vec<_>, _>>()

@@ -102,7 +102,8 @@ impl StoreHandle {
     pub async fn finish(mut self) -> Result<Store, EngineError> {
         self.drain().await?;
         self.tx = None;
-        let thread = self.thread.take().ok_or_else(|| EngineError::Config("no store writer thread".into()))?;
+        let thread =
+            self.thread.take().ok_or_else(|| EngineError::Config("no store writer thread".into()))?;
         tokio::task::spawn_blocking(move || thread.join())
             .await
             .ok()

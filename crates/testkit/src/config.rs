@@ -46,8 +46,13 @@ pub(crate) struct ConfigInput<'a> {
 }
 
 /// The special-use folders every test mailbox knows (created on demand, not automatically).
-const SPECIAL_USE: [(&str, &str); 5] =
-    [("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"), ("Junk", "\\Junk"), ("Archive", "\\Archive")];
+const SPECIAL_USE: [(&str, &str); 5] = [
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+];
 
 pub(crate) fn render(c: &ConfigInput<'_>) -> String {
     let d = c.dir.display();

@@ -74,11 +74,24 @@ impl Dovecot {
     }
 
     /// Removes flags from the message with `uid` in `folder`.
-    pub fn flags_remove(&self, user: &str, folder: &str, uid: u32, flags: &[Flag]) -> Result<(), HarnessError> {
+    pub fn flags_remove(
+        &self,
+        user: &str,
+        folder: &str,
+        uid: u32,
+        flags: &[Flag],
+    ) -> Result<(), HarnessError> {
         self.flags_cmd("remove", user, folder, uid, flags)
     }
 
-    fn flags_cmd(&self, op: &str, user: &str, folder: &str, uid: u32, flags: &[Flag]) -> Result<(), HarnessError> {
+    fn flags_cmd(
+        &self,
+        op: &str,
+        user: &str,
+        folder: &str,
+        uid: u32,
+        flags: &[Flag],
+    ) -> Result<(), HarnessError> {
         let list = flags.iter().map(|f| f.imap()).collect::<Vec<_>>().join(" ");
         let uid = uid.to_string();
         self.doveadm(&["flags", op, "-u", user, &list, "mailbox", folder, "uid", &uid], None).map(drop)
@@ -106,18 +119,29 @@ impl Dovecot {
 
     /// Message count, UIDVALIDITY and UIDNEXT of `folder`.
     pub fn status(&self, user: &str, folder: &str) -> Result<FolderStatus, HarnessError> {
-        let out = self.doveadm(&["-f", "flow", "mailbox", "status", "-u", user, "messages uidvalidity uidnext", folder], None)?;
+        let out = self.doveadm(
+            &["-f", "flow", "mailbox", "status", "-u", user, "messages uidvalidity uidnext", folder],
+            None,
+        )?;
         let get = |key: &str| -> Result<u32, HarnessError> {
             out.split_whitespace()
                 .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
-                .ok_or_else(|| HarnessError::Doveadm { args: format!("mailbox status {folder}"), stderr: out.clone() })
+                .ok_or_else(|| HarnessError::Doveadm {
+                    args: format!("mailbox status {folder}"),
+                    stderr: out.clone(),
+                })
         };
-        Ok(FolderStatus { messages: get("messages")?, uidvalidity: get("uidvalidity")?, uidnext: get("uidnext")? })
+        Ok(FolderStatus {
+            messages: get("messages")?,
+            uidvalidity: get("uidvalidity")?,
+            uidnext: get("uidnext")?,
+        })
     }
 
     /// UIDs and flags of every message in `folder`, by UID.
     pub fn messages(&self, user: &str, folder: &str) -> Result<Vec<ServerMessage>, HarnessError> {
-        let out = self.doveadm(&["-f", "tab", "fetch", "-u", user, "uid flags", "mailbox", folder, "all"], None)?;
+        let out =
+            self.doveadm(&["-f", "tab", "fetch", "-u", user, "uid flags", "mailbox", folder, "all"], None)?;
         let mut v = Vec::new();
         for line in out.lines().skip(1) {
             let mut cols = line.splitn(2, '\t');

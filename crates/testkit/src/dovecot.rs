@@ -111,12 +111,14 @@ impl Dovecot {
         for (user, _) in &opts.users {
             let home = root.join("home").join(user);
             for sub in ["cur", "new", "tmp"] {
-                fs::create_dir_all(home.join("Maildir").join(sub)).map_err(HarnessError::io("creating", &home))?;
+                fs::create_dir_all(home.join("Maildir").join(sub))
+                    .map_err(HarnessError::io("creating", &home))?;
             }
             chown_tree(&home, ident.mail_uid, ident.mail_gid)?;
             set_mode(&home, 0o700)?;
         }
-        let ports = Ports { imaps: free_port()?, imap: free_port()?, pop3s: free_port()?, pop3: free_port()? };
+        let ports =
+            Ports { imaps: free_port()?, imap: free_port()?, pop3s: free_port()?, pop3: free_port()? };
         let instance = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let conf = render(&ConfigInput {
             dir: &root,
@@ -133,7 +135,8 @@ impl Dovecot {
         });
         let conf_path = root.join("dovecot.conf");
         write(&conf_path, conf.as_bytes())?;
-        let out = fs::File::create(root.join("log/master.out")).map_err(HarnessError::io("creating", &root))?;
+        let out =
+            fs::File::create(root.join("log/master.out")).map_err(HarnessError::io("creating", &root))?;
         let err = out.try_clone().map_err(HarnessError::io("creating", &root))?;
         let child = Command::new(&bins.dovecot)
             .arg("-F")
@@ -166,14 +169,20 @@ impl Dovecot {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    return Err(HarnessError::Start { reason: format!("master exited: {status}"), log: self.log() });
+                    return Err(HarnessError::Start {
+                        reason: format!("master exited: {status}"),
+                        log: self.log(),
+                    });
                 }
             }
             if ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(HarnessError::Start { reason: "listeners not up after 15 s".into(), log: self.log() });
+                return Err(HarnessError::Start {
+                    reason: "listeners not up after 15 s".into(),
+                    log: self.log(),
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -12,6 +12,7 @@
 
 mod certs;
 mod config;
+pub mod corpus;
 mod device;
 mod dovecot;
 mod error;
@@ -22,8 +23,8 @@ mod system;
 
 pub use certs::TestCa;
 pub use config::{Profile, EXCHANGE_CAPABILITIES};
-pub use device::ServerMessage;
 pub use device::FolderStatus;
+pub use device::ServerMessage;
 pub use dovecot::{processes_in_group, Dovecot, DovecotOptions, Ports};
 pub use error::HarnessError;
 pub use fixtures::{fixture, fixture_messages, fixtures_dir};

@@ -87,7 +87,8 @@ impl Dovecot {
         for sub in ["cur", "new", "tmp"] {
             fs::create_dir_all(dir.join(sub)).map_err(HarnessError::io("creating", &dir))?;
         }
-        let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let stamp =
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         for (raw, flags, received) in messages {
             let mut letters: Vec<char> = flags.iter().map(|f| f.letter()).collect();
             letters.sort_unstable();
@@ -98,7 +99,10 @@ impl Dovecot {
             let path = cur.join(name);
             fs::write(&path, raw).map_err(HarnessError::io("writing", &path))?;
             if let Some(t) = received {
-                let f = fs::File::options().write(true).open(&path).map_err(HarnessError::io("opening", &path))?;
+                let f = fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .map_err(HarnessError::io("opening", &path))?;
                 f.set_modified(t).map_err(HarnessError::io("setting mtime of", &path))?;
             }
         }

@@ -68,11 +68,15 @@ fn imap_response(s: &mut Tls) -> Result<ImapResponse, HarnessError> {
         let l = line(s)?;
         r.text.extend_from_slice(&l);
         let trimmed = l.strip_suffix(b"\r\n").unwrap_or(&l);
-        let Some(open) = trimmed.strip_suffix(b"}").and_then(|t| t.iter().rposition(|b| *b == b'{').map(|i| &t[i + 1..]))
+        let Some(open) =
+            trimmed.strip_suffix(b"}").and_then(|t| t.iter().rposition(|b| *b == b'{').map(|i| &t[i + 1..]))
         else {
             return Ok(r);
         };
-        let n: usize = std::str::from_utf8(open).ok().and_then(|t| t.trim_end_matches('+').parse().ok()).ok_or_else(|| err("bad literal"))?;
+        let n: usize = std::str::from_utf8(open)
+            .ok()
+            .and_then(|t| t.trim_end_matches('+').parse().ok())
+            .ok_or_else(|| err("bad literal"))?;
         let mut lit = vec![0; n];
         s.read_exact(&mut lit).map_err(err)?;
         r.literals.push(lit);
@@ -155,7 +159,9 @@ impl OracleImap {
         let mut v = Vec::new();
         for mut r in rs {
             let t = String::from_utf8_lossy(&r.text).into_owned();
-            let uid = t.split_once("UID ").and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok());
+            let uid = t
+                .split_once("UID ")
+                .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok());
             if let (Some(uid), Some(body)) = (uid, r.literals.pop()) {
                 v.push((uid, body));
             }

@@ -23,7 +23,8 @@ pub(crate) fn binaries() -> Result<Binaries, HarnessError> {
 }
 
 fn find(name: &'static str) -> Result<PathBuf, HarnessError> {
-    let dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
+    let dirs =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
     dirs.into_iter()
         .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
         .map(|d| d.join(name))
@@ -93,7 +94,8 @@ fn create_mail_user() -> Result<User, HarnessError> {
 
 /// A port on 127.0.0.1 that was free a moment ago. Start-up retries with new ports if another process takes it.
 pub(crate) fn free_port() -> Result<u16, HarnessError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(HarnessError::io("binding a probe port", "127.0.0.1:0"))?;
+    let l =
+        TcpListener::bind("127.0.0.1:0").map_err(HarnessError::io("binding a probe port", "127.0.0.1:0"))?;
     let port = l.local_addr().map_err(HarnessError::io("reading probe port", "127.0.0.1:0"))?.port();
     Ok(port)
 }

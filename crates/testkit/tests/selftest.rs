@@ -35,7 +35,8 @@ fn imaps_and_pop3s_trust_only_the_generated_ca_and_see_seeded_mail() {
     pop.quit().unwrap();
 
     // Seeded flags are the server's flags; the oracle's reads changed none of them.
-    let flags: Vec<Vec<String>> = d.messages("alice", "INBOX").unwrap().into_iter().map(|m| m.flags).collect();
+    let flags: Vec<Vec<String>> =
+        d.messages("alice", "INBOX").unwrap().into_iter().map(|m| m.flags).collect();
     assert_eq!(flags, vec![vec!["\\Seen".to_string()], vec![], vec!["\\Flagged".to_string()]]);
 }
 

@@ -39,7 +39,11 @@ pub struct ImapClient {
 
 impl ImapClient {
     /// Connects, reads the greeting, upgrades with STARTTLS when configured, and logs in.
-    pub async fn connect(ep: &Endpoint, creds: &Credentials, max_response: usize) -> Result<ImapClient, EngineError> {
+    pub async fn connect(
+        ep: &Endpoint,
+        creds: &Credentials,
+        max_response: usize,
+    ) -> Result<ImapClient, EngineError> {
         let t = Transport::connect(ep).await?;
         let config = SessionConfig { max_response_size: max_response, ..SessionConfig::default() };
         let mut c = ImapClient { t, s: ImapSession::new(config), addr: ep.addr(), bye: None, malformed: 0 };
@@ -49,7 +53,9 @@ impl ImapClient {
         }
         if preauth {
             if !c.t.is_encrypted() {
-                return Err(c.protocol("server pre-authenticated an unencrypted connection; refusing to use it"));
+                return Err(
+                    c.protocol("server pre-authenticated an unencrypted connection; refusing to use it")
+                );
             }
         } else {
             c.login(creds).await?;
@@ -64,7 +70,9 @@ impl ImapClient {
                     return match g.kind {
                         GreetingKind::Ok => Ok(false),
                         GreetingKind::PreAuth => Ok(true),
-                        GreetingKind::Bye => Err(self.protocol(&format!("server refused the connection: {}", g.text))),
+                        GreetingKind::Bye => {
+                            Err(self.protocol(&format!("server refused the connection: {}", g.text)))
+                        }
                     };
                 }
                 Ok(Some(_)) => continue,
@@ -178,7 +186,10 @@ impl ImapClient {
             return Ok(c.clone());
         }
         self.run_ok(Command::Capability).await?;
-        self.s.capabilities().cloned().ok_or_else(|| self.protocol("no CAPABILITY in the answer to CAPABILITY"))
+        self.s
+            .capabilities()
+            .cloned()
+            .ok_or_else(|| self.protocol("no CAPABILITY in the answer to CAPABILITY"))
     }
 
     /// Extensions confirmed by ENABLED.

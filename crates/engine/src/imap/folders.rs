@@ -23,7 +23,11 @@ impl Default for FolderFilter {
     }
 }
 
-const MATCH: MatchOptions = MatchOptions { case_sensitive: true, require_literal_separator: false, require_literal_leading_dot: false };
+const MATCH: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: false,
+    require_literal_leading_dot: false,
+};
 
 impl FolderFilter {
     /// Patterns use `*` and `?` (and `[...]`); an empty include list means every folder.
@@ -64,7 +68,14 @@ mod tests {
     #[test]
     fn skips_exchange_non_mail_folders_and_their_children() {
         let f = FolderFilter::default();
-        for name in ["Calendar", "Calendar/Birthdays", "Contacts", "Sync Issues/Conflicts", "Outbox", "Conversation History"] {
+        for name in [
+            "Calendar",
+            "Calendar/Birthdays",
+            "Contacts",
+            "Sync Issues/Conflicts",
+            "Outbox",
+            "Conversation History",
+        ] {
             assert!(!f.wants(name, Some('/')), "{name}");
         }
         for name in ["INBOX", "Sent", "Archive/2024", "Calendars of friends", "Notes from Bob"] {
@@ -74,7 +85,8 @@ mod tests {
 
     #[test]
     fn include_and_exclude_patterns() {
-        let f = FolderFilter::new(&["INBOX".into(), "Archive*".into()], &["Archive/Old*".into()], true).unwrap();
+        let f =
+            FolderFilter::new(&["INBOX".into(), "Archive*".into()], &["Archive/Old*".into()], true).unwrap();
         assert!(f.wants("INBOX", Some('/')));
         assert!(f.wants("Archive/2024", Some('/')));
         assert!(!f.wants("Archive/Old 2019", Some('/')));

@@ -61,7 +61,11 @@ pub fn plan_folder(local: &LocalCursor, server: &ServerFolder, qresync: bool) ->
         _ => {}
     }
     if server.exists == 0 {
-        return if local.count == 0 && local.uidvalidity.is_some() { FolderPlan::UpToDate } else { FolderPlan::Empty };
+        return if local.count == 0 && local.uidvalidity.is_some() {
+            FolderPlan::UpToDate
+        } else {
+            FolderPlan::Empty
+        };
     }
     let known = local.uidvalidity.is_some();
     let same_uidnext = known && server.uidnext.is_some() && local.uidnext == server.uidnext;
@@ -140,19 +144,97 @@ mod tests {
         use FolderPlan::*;
         let rows: Vec<(&str, LocalCursor, ServerFolder, bool, FolderPlan)> = vec![
             ("first sync", local(None, None, None, 0), server(7, Some(11), 10, Some(50)), true, FullScan),
-            ("first sync, empty folder", local(None, None, None, 0), server(7, Some(1), 0, None), false, Empty),
-            ("uidvalidity changed", local(Some(6), Some(11), Some(50), 10), server(7, Some(11), 10, Some(50)), true, Reset),
-            ("condstore: nothing changed", local(Some(7), Some(11), Some(50), 10), server(7, Some(11), 10, Some(50)), true, UpToDate),
-            ("condstore without qresync: nothing changed", local(Some(7), Some(11), Some(50), 10), server(7, Some(11), 10, Some(50)), false, UpToDate),
-            ("qresync: flags changed", local(Some(7), Some(11), Some(50), 10), server(7, Some(11), 10, Some(53)), true, Qresync { from_uid: 11 }),
-            ("qresync: new mail", local(Some(7), Some(11), Some(50), 10), server(7, Some(14), 13, Some(55)), true, Qresync { from_uid: 11 }),
-            ("condstore only: something changed", local(Some(7), Some(11), Some(50), 10), server(7, Some(11), 10, Some(53)), false, FullScan),
-            ("outlook: no modseq, same counts", local(Some(7), Some(11), None, 10), server(7, Some(11), 10, None), false, FullScan),
-            ("outlook: new mail", local(Some(7), Some(11), None, 10), server(7, Some(12), 11, None), false, FullScan),
-            ("everything expunged", local(Some(7), Some(11), Some(50), 10), server(7, Some(11), 0, Some(60)), true, Empty),
-            ("empty stays empty", local(Some(7), Some(11), Some(50), 0), server(7, Some(11), 0, Some(50)), true, UpToDate),
-            ("interrupted first sync (no cursor yet)", local(None, None, None, 4), server(7, Some(11), 10, Some(50)), true, FullScan),
-            ("same modseq but count differs", local(Some(7), Some(11), Some(50), 9), server(7, Some(11), 10, Some(50)), true, Qresync { from_uid: 11 }),
+            (
+                "first sync, empty folder",
+                local(None, None, None, 0),
+                server(7, Some(1), 0, None),
+                false,
+                Empty,
+            ),
+            (
+                "uidvalidity changed",
+                local(Some(6), Some(11), Some(50), 10),
+                server(7, Some(11), 10, Some(50)),
+                true,
+                Reset,
+            ),
+            (
+                "condstore: nothing changed",
+                local(Some(7), Some(11), Some(50), 10),
+                server(7, Some(11), 10, Some(50)),
+                true,
+                UpToDate,
+            ),
+            (
+                "condstore without qresync: nothing changed",
+                local(Some(7), Some(11), Some(50), 10),
+                server(7, Some(11), 10, Some(50)),
+                false,
+                UpToDate,
+            ),
+            (
+                "qresync: flags changed",
+                local(Some(7), Some(11), Some(50), 10),
+                server(7, Some(11), 10, Some(53)),
+                true,
+                Qresync { from_uid: 11 },
+            ),
+            (
+                "qresync: new mail",
+                local(Some(7), Some(11), Some(50), 10),
+                server(7, Some(14), 13, Some(55)),
+                true,
+                Qresync { from_uid: 11 },
+            ),
+            (
+                "condstore only: something changed",
+                local(Some(7), Some(11), Some(50), 10),
+                server(7, Some(11), 10, Some(53)),
+                false,
+                FullScan,
+            ),
+            (
+                "outlook: no modseq, same counts",
+                local(Some(7), Some(11), None, 10),
+                server(7, Some(11), 10, None),
+                false,
+                FullScan,
+            ),
+            (
+                "outlook: new mail",
+                local(Some(7), Some(11), None, 10),
+                server(7, Some(12), 11, None),
+                false,
+                FullScan,
+            ),
+            (
+                "everything expunged",
+                local(Some(7), Some(11), Some(50), 10),
+                server(7, Some(11), 0, Some(60)),
+                true,
+                Empty,
+            ),
+            (
+                "empty stays empty",
+                local(Some(7), Some(11), Some(50), 0),
+                server(7, Some(11), 0, Some(50)),
+                true,
+                UpToDate,
+            ),
+            (
+                "interrupted first sync (no cursor yet)",
+                local(None, None, None, 4),
+                server(7, Some(11), 10, Some(50)),
+                true,
+                FullScan,
+            ),
+            (
+                "same modseq but count differs",
+                local(Some(7), Some(11), Some(50), 9),
+                server(7, Some(11), 10, Some(50)),
+                true,
+                Qresync { from_uid: 11 },
+            ),
         ];
         for (name, l, s, q, want) in rows {
             assert_eq!(plan_folder(&l, &s, q), want, "{name}");

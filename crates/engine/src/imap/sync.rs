@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use mailsync_proto::imap::command::{Command, FetchAttr, QresyncParams, SearchKey};
 use mailsync_proto::imap::mutf7;
 use mailsync_proto::imap::seqset::SequenceSet;
-use mailsync_proto::imap::{Capabilities, Code, CommandId, Event, ListItem, MailboxAttr, Section, StatusKind, Untagged};
+use mailsync_proto::imap::{
+    Capabilities, Code, CommandId, Event, ListItem, MailboxAttr, Section, StatusKind, Untagged,
+};
 use mailsync_proto::{ModSeq, Uid, UidValidity};
 use mailsync_store::{
-    AccountId, ImapBatch, MailboxCursor, MailboxId, MailboxInfo, MailboxRow, NewImapMessage, Protocol, RunId, RunSummary,
+    AccountId, ImapBatch, MailboxCursor, MailboxId, MailboxInfo, MailboxRow, NewImapMessage, Protocol, RunId,
+    RunSummary,
 };
 
 use super::client::ImapClient;
@@ -257,7 +260,8 @@ async fn sync_once(
     let mut run = Run { client, store, cfg, account, qresync, condstore };
     let listed = run.list(&caps, report).await?;
     let on_server: HashSet<&str> = listed.iter().map(|f| f.name.as_str()).collect();
-    let mut vanished: Vec<MailboxRow> = locals.iter().filter(|m| !on_server.contains(m.name.as_str())).cloned().collect();
+    let mut vanished: Vec<MailboxRow> =
+        locals.iter().filter(|m| !on_server.contains(m.name.as_str())).cloned().collect();
     let wanted: Vec<&Listed> =
         listed.iter().filter(|f| f.selectable && cfg.filter.wants(&f.name, f.delimiter)).collect();
     for f in &listed {
@@ -376,7 +380,11 @@ fn attr_name(a: &MailboxAttr) -> String {
 }
 
 impl Run<'_> {
-    async fn list(&mut self, caps: &Capabilities, report: &mut AccountReport) -> Result<Vec<Listed>, EngineError> {
+    async fn list(
+        &mut self,
+        caps: &Capabilities,
+        report: &mut AccountReport,
+    ) -> Result<Vec<Listed>, EngineError> {
         let cmd = Command::List {
             reference: String::new(),
             pattern: "*".into(),
@@ -410,18 +418,28 @@ impl Run<'_> {
         let mut rep = FolderReport { folder: f.name.clone(), ..FolderReport::default() };
         let qparams = if self.qresync {
             local.as_ref().and_then(|m| {
-                Some(QresyncParams { uidvalidity: m.uidvalidity?, modseq: m.highestmodseq?, known_uids: None })
+                Some(QresyncParams {
+                    uidvalidity: m.uidvalidity?,
+                    modseq: m.highestmodseq?,
+                    known_uids: None,
+                })
             })
         } else {
             None
         };
         let used_qresync = qparams.is_some();
-        let cmd = Command::Examine { mailbox: f.name.clone(), condstore: self.condstore && !used_qresync, qresync: qparams };
+        let cmd = Command::Examine {
+            mailbox: f.name.clone(),
+            condstore: self.condstore && !used_qresync,
+            qresync: qparams,
+        };
         let (data, done) = self.client.run(cmd).await?;
         self.client.check(&done)?;
-        let ex = Examined::from(data, done.code).map_err(|e| self.protocol(&format!("EXAMINE {}: {e}", f.name)))?;
-        let uidvalidity =
-            ex.uidvalidity.ok_or_else(|| self.protocol(&format!("EXAMINE {} gave no UIDVALIDITY", f.name)))?;
+        let ex = Examined::from(data, done.code)
+            .map_err(|e| self.protocol(&format!("EXAMINE {}: {e}", f.name)))?;
+        let uidvalidity = ex
+            .uidvalidity
+            .ok_or_else(|| self.protocol(&format!("EXAMINE {} gave no UIDVALIDITY", f.name)))?;
 
         // A folder new to us whose UIDVALIDITY belongs to a folder that vanished: a rename.
         let mut local = local;
@@ -474,7 +492,8 @@ impl Run<'_> {
                 (d.new, d.flag_changes, d.expunged)
             }
             FolderPlan::Qresync { from_uid } => {
-                let expunged: Vec<Uid> = ex.vanished.iter().filter(|u| locals.contains_key(u)).copied().collect();
+                let expunged: Vec<Uid> =
+                    ex.vanished.iter().filter(|u| locals.contains_key(u)).copied().collect();
                 let changes = ex
                     .changed
                     .iter()
@@ -513,7 +532,11 @@ impl Run<'_> {
         Ok(rep)
     }
 
-    async fn upsert(&mut self, f: &Listed, local: Option<&MailboxRow>) -> Result<Option<MailboxId>, EngineError> {
+    async fn upsert(
+        &mut self,
+        f: &Listed,
+        local: Option<&MailboxRow>,
+    ) -> Result<Option<MailboxId>, EngineError> {
         if self.cfg.dry_run {
             return Ok(local.map(|m| m.id));
         }
@@ -604,9 +627,16 @@ impl Run<'_> {
         loop {
             while outstanding.len() < limits.pipeline.max(1) {
                 let Some(chunk) = chunks.next() else { break };
-                let wanted: HashSet<u32> =
-                    chunk.iter(u32::MAX, limits.fetch_chunk).map_err(|e| self.protocol(&e.to_string()))?.collect();
-                let cmd = Command::UidFetch { set: chunk, items: items.clone(), changed_since: None, vanished: false };
+                let wanted: HashSet<u32> = chunk
+                    .iter(u32::MAX, limits.fetch_chunk)
+                    .map_err(|e| self.protocol(&e.to_string()))?
+                    .collect();
+                let cmd = Command::UidFetch {
+                    set: chunk,
+                    items: items.clone(),
+                    changed_since: None,
+                    vanished: false,
+                };
                 let id = self.client.send(cmd)?;
                 outstanding.insert(id, (wanted, self.client.malformed));
             }
@@ -616,7 +646,8 @@ impl Run<'_> {
             match self.client.next_event("fetching messages").await? {
                 Event::Untagged(Untagged::Fetch(f)) => {
                     let (Some(uid), Some(body)) = (f.uid, f.body(&Section::Full)) else { continue };
-                    let Some((wanted, _)) = outstanding.values_mut().find(|(w, _)| w.contains(&uid.get())) else {
+                    let Some((wanted, _)) = outstanding.values_mut().find(|(w, _)| w.contains(&uid.get()))
+                    else {
                         continue; // unsolicited, or a UID below the range (Outlook)
                     };
                     wanted.remove(&uid.get());
@@ -626,7 +657,11 @@ impl Run<'_> {
                     batch.new.push(NewImapMessage {
                         uid,
                         flags: f.flags.as_deref().map(flag_strings).unwrap_or_default(),
-                        internaldate: f.internal_date.as_ref().and_then(|d| d.as_ref()).and_then(|d| d.timestamp()),
+                        internaldate: f
+                            .internal_date
+                            .as_ref()
+                            .and_then(|d| d.as_ref())
+                            .and_then(|d| d.timestamp()),
                         modseq: f.modseq,
                         raw: body.to_vec(),
                     });

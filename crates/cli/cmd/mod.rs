@@ -1,0 +1,7 @@
+//! The subcommands, one file each: a `#[derive(clap::Args)]` struct and `fn run(args, ctx)`.
+//!
+//! Owns nothing but the list. Must never: hold logic shared by several commands (that lives in `config`,
+//! `secrets`, `output`). RFCs: see each command.
+
+pub mod account;
+pub mod sync;

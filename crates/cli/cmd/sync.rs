@@ -1,0 +1,323 @@
+//! `mailsync sync [NAME...] [--via imap|pop3] [--dry-run]`: brings the store up to date with each account.
+//!
+//! Owns: choosing accounts, obtaining credentials, running the engine on a tokio runtime, showing progress (a
+//! bar on a terminal; nothing otherwise), the per-folder summaries (CLI.md "JSON output"), and the exit
+//! status of a partial run (what was fetched stays committed; the command still fails). Must never: print a
+//! credential, or turn Ctrl-C into anything but exit 130 with the committed work kept.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mailsync_engine::imap::sync::{
+    sync_account, AccountReport, FolderReport, ImapSyncConfig, Limits, Observer,
+};
+use mailsync_engine::imap::FolderFilter;
+use mailsync_engine::{Credentials, EngineError, StoreHandle};
+use mailsync_store::Store;
+use serde::Serialize;
+
+use crate::config::{AuthMethod, EffectiveAccount};
+use crate::output::Output;
+use crate::{secrets, Ctx};
+
+/// Arguments of `mailsync sync`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Accounts to sync [default: all]
+    names: Vec<String>,
+    /// Which protocol to sync over
+    #[arg(long, value_enum, default_value_t = Via::Imap)]
+    via: Via,
+    /// Show what would be downloaded, updated and removed, and change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// The protocol a sync uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// Mirror every folder, flags and deletions; read-only toward the server
+    Imap,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Imap => "imap",
+        }
+    }
+}
+
+/// One summary object (CLI.md): per account and folder.
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    account: &'a str,
+    via: &'static str,
+    folder: &'a str,
+    new: u64,
+    updated: u64,
+    removed: u64,
+    deleted_on_server: u64,
+    bytes: u64,
+    seconds: f64,
+    #[serde(skip_serializing_if = "is_zero")]
+    unfetchable: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    dry_run: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Runs the command.
+pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let config = ctx.load_config()?;
+    let accounts: Vec<EffectiveAccount> = config.select(&args.names)?.into_iter().cloned().collect();
+    let store = if args.dry_run && !ctx.db_path.exists() {
+        Store::open_in_memory()?
+    } else {
+        Store::open(&ctx.db_path).with_context(|| format!("opening the store {}", ctx.db_path.display()))?
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let out = ctx.output();
+    let progress = !ctx.json && ctx.verbosity >= 0 && std::io::stderr().is_terminal();
+    runtime.block_on(async move {
+        let mut handle = StoreHandle::spawn(store);
+        let mut first_error: Option<anyhow::Error> = None;
+        for account in &accounts {
+            let outcome = tokio::select! {
+                r = sync_one(&mut handle, account, &args, out, progress) => r,
+                _ = tokio::signal::ctrl_c() => Err(EngineError::Interrupted.into()),
+            };
+            if let Err(e) = outcome {
+                let interrupted =
+                    e.downcast_ref::<EngineError>().is_some_and(|e| matches!(e, EngineError::Interrupted));
+                if accounts.len() > 1 && !interrupted {
+                    tracing::error!("{}: {e:#}", account.name);
+                }
+                first_error.get_or_insert(e);
+                if interrupted {
+                    break;
+                }
+            }
+        }
+        // Whatever was handed to the writer is committed before we leave.
+        handle.finish().await?;
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+async fn sync_one(
+    store: &mut StoreHandle,
+    account: &EffectiveAccount,
+    args: &SyncArgs,
+    out: Output,
+    progress: bool,
+) -> anyhow::Result<()> {
+    match args.via {
+        Via::Imap => sync_imap(store, account, args.dry_run, out, progress).await,
+    }
+}
+
+async fn sync_imap(
+    store: &mut StoreHandle,
+    account: &EffectiveAccount,
+    dry_run: bool,
+    out: Output,
+    progress: bool,
+) -> anyhow::Result<()> {
+    let imap = account
+        .imap
+        .as_ref()
+        .with_context(|| format!("account {} has no IMAP server configured", account.name))?;
+    let credentials = credentials(account)?;
+    let opts = &account.imap_options;
+    let cfg = ImapSyncConfig {
+        account: account.name.clone(),
+        endpoint: imap.to_endpoint(),
+        credentials,
+        filter: FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?,
+        dry_run,
+        limits: Limits::default(),
+    };
+    let mut obs = Progress::new(&account.name, progress, out, dry_run);
+    let (report, result) = sync_account(store, &cfg, &mut obs).await;
+    obs.finish();
+    if let Some(e) = obs.failed_print.take() {
+        return Err(e);
+    }
+    print_deleted(&report, out, dry_run)?;
+    result.map_err(|e| anyhow::Error::new(e).context(format!("account {}", account.name)))?;
+    let failed: Vec<&FolderReport> = report.folders.iter().filter(|f| f.error.is_some()).collect();
+    if let Some(first) = failed.first() {
+        return Err(anyhow::Error::new(EngineError::Protocol {
+            protocol: "IMAP",
+            addr: imap.host.clone(),
+            detail: format!(
+                "{} of {} folders failed; first: {}: {}",
+                failed.len(),
+                report.folders.len(),
+                first.folder,
+                first.error.as_deref().unwrap_or("")
+            ),
+        }));
+    }
+    Ok(())
+}
+
+/// The account's credentials, from its configured source. Never from argv.
+fn credentials(account: &EffectiveAccount) -> anyhow::Result<Credentials> {
+    Ok(match account.auth {
+        AuthMethod::Password => {
+            Credentials::Password { user: account.user.clone(), password: secrets::password(account)? }
+        }
+        AuthMethod::XOAuth2 => {
+            Credentials::OAuth2 { user: account.user.clone(), token: secrets::access_token(account)? }
+        }
+    })
+}
+
+fn print_deleted(report: &AccountReport, out: Output, dry_run: bool) -> anyhow::Result<()> {
+    for folder in &report.deleted_folders {
+        let note = if dry_run {
+            "would remove: folder deleted on the server"
+        } else {
+            "folder deleted on the server; removed locally"
+        };
+        print_summary(
+            out,
+            &report.account,
+            &FolderReport { folder: folder.clone(), note: Some(note.into()), ..FolderReport::default() },
+            dry_run,
+        )?;
+    }
+    Ok(())
+}
+
+fn print_summary(out: Output, account: &str, r: &FolderReport, dry_run: bool) -> anyhow::Result<()> {
+    if out.is_json() {
+        out.json(&Summary {
+            account,
+            via: Via::Imap.as_str(),
+            folder: &r.folder,
+            new: r.new,
+            updated: r.updated,
+            removed: r.removed,
+            deleted_on_server: 0,
+            bytes: r.bytes,
+            seconds: (r.seconds * 1000.0).round() / 1000.0,
+            unfetchable: r.unfetchable,
+            note: r.note.as_deref(),
+            error: r.error.as_deref(),
+            dry_run,
+        })?;
+    } else {
+        let verb = if dry_run { "would get" } else { "" };
+        let mut line = format!(
+            "{account} imap {}: {verb}{}{} new, {} updated, {} removed, {} in {:.1} s",
+            r.folder,
+            if dry_run { " " } else { "" },
+            r.new,
+            r.updated,
+            r.removed,
+            human_bytes(r.bytes),
+            r.seconds
+        );
+        if r.unfetchable > 0 {
+            line.push_str(&format!(", {} unfetchable", r.unfetchable));
+        }
+        if let Some(note) = &r.note {
+            line.push_str(&format!(" ({note})"));
+        }
+        if let Some(err) = &r.error {
+            line.push_str(&format!(" FAILED: {err}"));
+        }
+        out.line(&line)?;
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Progress on stderr (a bar per folder on a terminal) and the per-folder summary on stdout.
+struct Progress {
+    bar: Option<ProgressBar>,
+    enabled: bool,
+    out: Output,
+    dry_run: bool,
+    account: String,
+    failed_print: Option<anyhow::Error>,
+}
+
+impl Progress {
+    fn new(account: &str, enabled: bool, out: Output, dry_run: bool) -> Progress {
+        Progress { bar: None, enabled, out, dry_run, account: account.to_string(), failed_print: None }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn folder_started(&mut self, folder: &str, messages: u64, _bytes: u64) {
+        self.finish();
+        if self.enabled {
+            let bar = ProgressBar::with_draw_target(Some(messages), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{prefix:>12} [{bar:30}] {pos}/{len} {bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(folder.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn message_fetched(&mut self, _bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    fn folder_finished(&mut self, report: &FolderReport) {
+        self.finish();
+        let account = self.account.clone();
+        if let Err(e) = print_summary(self.out, &account, report, self.dry_run) {
+            self.failed_print.get_or_insert(e);
+        }
+    }
+
+    fn throttled(&mut self, wait: Duration) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("throttled, waiting {:.0} s", wait.as_secs_f64()));
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! Preset + overrides -> effective account, with validation.
+//!
+//! Owns the precedence rules: a field set in `[accounts.NAME.PROTO]` wins over the account's, which wins
+//! over the preset's, which wins over the built-in default. Changing `security` without `port` picks the
+//! standard port of the new security (RFC 8314 section 3.3: IMAP 993/143, POP3 995/110; RFC 6409 section
+//! 3.1: submission 587, RFC 8314 section 3.3: 465). Owns the validation rules too: every rejection names the
+//! dotted key it is about and says what to write instead. Must never: read a file, an environment variable
+//! or a secret (`secrets` does that when a command runs), or accept a setting that would send mail or a
+//! password unencrypted without `allow_plaintext = true`.
+
+use std::path::PathBuf;
+
+use mailsync_engine::Security;
+
+use super::effective::{
+    AuthMethod, EffectiveAccount, EffectiveEndpoint, ImapOptions, PasswordSource, Pop3Options,
+};
+use super::paths::expand_tilde;
+use super::schema::{AccountConfig, EndpointOverride, SecurityName};
+use crate::presets::{self, Preset, PresetEndpoint};
+
+/// Most parallel IMAP connections an account may ask for (Exchange Online allows 20 per mailbox).
+pub const MAX_CONNECTIONS: u16 = 16;
+
+/// A rejected setting: the dotted key it is about, what is wrong, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `["accounts", "work", "imap", "port"]`.
+    pub path: Vec<String>,
+    /// What is wrong, without the key.
+    pub message: String,
+    /// What to write instead.
+    pub hint: String,
+}
+
+impl Problem {
+    fn new(path: &[&str], message: impl Into<String>, hint: impl Into<String>) -> Problem {
+        Problem {
+            path: path.iter().map(|s| (*s).to_owned()).collect(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// `message in accounts.work.imap.port (hint)`.
+    pub fn describe(&self) -> String {
+        let mut s = self.message.clone();
+        if !self.path.is_empty() {
+            s.push_str(" in ");
+            s.push_str(&self.path.join("."));
+        }
+        if !self.hint.is_empty() {
+            s.push_str(" (");
+            s.push_str(&self.hint);
+            s.push(')');
+        }
+        s
+    }
+}
+
+/// The three protocols an account can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Imap,
+    Pop3,
+    Smtp,
+}
+
+impl Protocol {
+    fn table(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+            Protocol::Smtp => "smtp",
+        }
+    }
+
+    fn default_port(self, security: Security) -> u16 {
+        match (self, security) {
+            (Protocol::Imap, Security::Tls) => 993,
+            (Protocol::Imap, _) => 143,
+            (Protocol::Pop3, Security::Tls) => 995,
+            (Protocol::Pop3, _) => 110,
+            (Protocol::Smtp, Security::Tls) => 465,
+            (Protocol::Smtp, Security::StartTls) => 587,
+            (Protocol::Smtp, Security::Plain) => 25,
+        }
+    }
+}
+
+fn security(name: SecurityName) -> Security {
+    match name {
+        SecurityName::Tls => Security::Tls,
+        SecurityName::Starttls => Security::StartTls,
+        SecurityName::Plain => Security::Plain,
+    }
+}
+
+/// A string setting that, when present, must not be blank.
+fn non_blank(value: &Option<String>, path: &[&str], what: &str) -> Result<Option<String>, Problem> {
+    match value {
+        Some(v) if v.trim().is_empty() => {
+            Err(Problem::new(path, "empty value", format!("set {what} or remove the line")))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// Merges and validates `[accounts.NAME]`.
+pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Problem> {
+    let base = ["accounts", name];
+    let key = |k: &'static str| [base[0], base[1], k];
+
+    let preset: Option<&'static Preset> = match &cfg.preset {
+        Some(p) => Some(presets::find(p).ok_or_else(|| {
+            Problem::new(
+                &key("preset"),
+                format!("unknown preset `{p}`"),
+                format!("expected one of {}", presets::names()),
+            )
+        })?),
+        None => None,
+    };
+
+    let user = match non_blank(&cfg.user, &key("user"), "the login address")? {
+        Some(u) => u,
+        None => return Err(Problem::new(&base, "no user", "add user = \"you@example.com\"")),
+    };
+
+    let password_command = non_blank(&cfg.password_command, &key("password_command"), "a command")?;
+    let password_env = non_blank(&cfg.password_env, &key("password_env"), "a variable name")?;
+    let token_command = non_blank(&cfg.token_command, &key("token_command"), "a command")?;
+    let client_id = non_blank(&cfg.client_id, &key("client_id"), "your application (client) ID")?;
+    let tenant = non_blank(&cfg.tenant, &key("tenant"), "common, consumers, organizations or a tenant ID")?;
+
+    let password = match (password_command, password_env) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::new(
+                &key("password_env"),
+                "both password_command and password_env",
+                "keep only one of them",
+            ))
+        }
+        (Some(c), None) => PasswordSource::Command(c),
+        (None, Some(v)) => PasswordSource::Env(v),
+        (None, None) => PasswordSource::Prompt,
+    };
+
+    let auth = cfg.auth.or(preset.map(|p| p.auth)).unwrap_or(AuthMethod::Password);
+    match auth {
+        AuthMethod::XOAuth2 if client_id.is_none() && token_command.is_none() => {
+            let at = if cfg.auth.is_some() { key("auth").to_vec() } else { key("preset").to_vec() };
+            let source = match preset {
+                Some(p) if cfg.auth.is_none() => format!("the {} preset's default", p.name),
+                _ => "auth = \"xoauth2\"".to_owned(),
+            };
+            return Err(Problem::new(
+                &at,
+                format!("OAuth2 ({source}) without client_id or token_command"),
+                format!(
+                    "add client_id = \"YOUR-APP-ID\" to [accounts.{name}] for `mailsync auth login`, \
+                     or token_command = \"...\" for an external token helper"
+                ),
+            ));
+        }
+        AuthMethod::Password if token_command.is_some() => {
+            return Err(Problem::new(
+                &key("token_command"),
+                "token_command with password authentication",
+                "add auth = \"xoauth2\" or remove token_command",
+            ));
+        }
+        _ => {}
+    }
+
+    let account_ca = cfg.ca_file.as_deref().map(expand_tilde);
+    let imap_ov = cfg.imap.as_ref().map(|t| t.endpoint());
+    let pop3_ov = cfg.pop3.as_ref().map(|t| t.endpoint());
+    let smtp_ov = cfg.smtp.as_ref().map(|t| t.endpoint());
+
+    if preset.is_none() && imap_ov.is_none() && pop3_ov.is_none() {
+        return Err(Problem::new(
+            &base,
+            "no preset and no [imap] or [pop3] table",
+            format!(
+                "add preset = \"...\" (one of {}), or a [accounts.{name}.imap] table with host = \"...\"",
+                presets::names()
+            ),
+        ));
+    }
+
+    let ctx = EndpointCtx { name, account_ca: account_ca.as_ref() };
+    let imap = ctx.endpoint(Protocol::Imap, preset.map(|p| p.imap), imap_ov.as_ref())?;
+    let pop3 = ctx.endpoint(Protocol::Pop3, preset.map(|p| p.pop3), pop3_ov.as_ref())?;
+    let smtp = ctx.endpoint(Protocol::Smtp, preset.map(|p| p.smtp), smtp_ov.as_ref())?;
+
+    let imap_options = imap_options(name, cfg)?;
+    let pop3_options = pop3_options(name, cfg, preset)?;
+
+    Ok(EffectiveAccount {
+        name: name.to_owned(),
+        user,
+        preset: preset.map(|p| p.name),
+        auth,
+        password,
+        token_command,
+        client_id,
+        tenant: tenant.unwrap_or_else(|| "common".to_owned()),
+        imap,
+        pop3,
+        smtp,
+        imap_options,
+        pop3_options,
+    })
+}
+
+struct EndpointCtx<'a> {
+    name: &'a str,
+    account_ca: Option<&'a PathBuf>,
+}
+
+impl EndpointCtx<'_> {
+    fn endpoint(
+        &self,
+        proto: Protocol,
+        preset: Option<PresetEndpoint>,
+        ov: Option<&EndpointOverride>,
+    ) -> Result<Option<EffectiveEndpoint>, Problem> {
+        if preset.is_none() && ov.is_none() {
+            return Ok(None);
+        }
+        let ov = ov.cloned().unwrap_or_default();
+        let table = ["accounts", self.name, proto.table()];
+        let key = |k: &'static str| [table[0], table[1], table[2], k];
+
+        let host = match non_blank(&ov.host, &key("host"), "a host name")? {
+            Some(h) => h,
+            None => match preset {
+                Some(p) => p.host.to_owned(),
+                None => {
+                    return Err(Problem::new(
+                        &table,
+                        "no host",
+                        format!("add host = \"...\", or preset = \"...\" (one of {})", presets::names()),
+                    ))
+                }
+            },
+        };
+
+        let security = ov.security.map(security).or(preset.map(|p| p.security)).unwrap_or(Security::Tls);
+
+        let port = match ov.port {
+            Some(p) => match u16::try_from(p) {
+                Ok(port) if port != 0 => port,
+                _ => {
+                    return Err(Problem::new(
+                        &key("port"),
+                        format!("invalid port {p}"),
+                        "expected 1 to 65535",
+                    ))
+                }
+            },
+            None => match preset {
+                Some(p) if p.security == security => p.port,
+                _ => proto.default_port(security),
+            },
+        };
+
+        let allow_plaintext = ov.allow_plaintext.unwrap_or(false);
+        if security == Security::Plain && !allow_plaintext {
+            return Err(Problem::new(
+                &key("security"),
+                "security = \"plain\" without allow_plaintext = true",
+                format!(
+                    "add allow_plaintext = true to [accounts.{}.{}] to permit an unencrypted connection, \
+                     or use \"tls\" or \"starttls\"",
+                    self.name,
+                    proto.table()
+                ),
+            ));
+        }
+
+        let ca_file = ov.ca_file.as_deref().map(expand_tilde).or_else(|| self.account_ca.cloned());
+        Ok(Some(EffectiveEndpoint { host, port, security, ca_file, allow_plaintext }))
+    }
+}
+
+fn imap_options(name: &str, cfg: &AccountConfig) -> Result<ImapOptions, Problem> {
+    let mut options = ImapOptions::default();
+    let Some(t) = &cfg.imap else { return Ok(options) };
+    if let Some(include) = &t.include {
+        options.include = include.clone();
+    }
+    if let Some(exclude) = &t.exclude {
+        options.exclude = exclude.clone();
+    }
+    if let Some(skip) = t.skip_non_mail_folders {
+        options.skip_non_mail_folders = skip;
+    }
+    if let Some(n) = t.connections {
+        options.connections = match u16::try_from(n) {
+            Ok(c) if (1..=MAX_CONNECTIONS).contains(&c) => c,
+            _ => {
+                return Err(Problem::new(
+                    &["accounts", name, "imap", "connections"],
+                    format!("invalid connections {n}"),
+                    format!("expected 1 to {MAX_CONNECTIONS}"),
+                ))
+            }
+        };
+    }
+    Ok(options)
+}
+
+fn pop3_options(name: &str, cfg: &AccountConfig, preset: Option<&Preset>) -> Result<Pop3Options, Problem> {
+    let t = cfg.pop3.as_ref();
+    let leave_on_server =
+        t.and_then(|t| t.leave_on_server).or(preset.map(|p| p.leave_on_server)).unwrap_or(true);
+    let delete_after_days = match t.and_then(|t| t.delete_after_days) {
+        None => None,
+        Some(d) => {
+            let path = ["accounts", name, "pop3", "delete_after_days"];
+            if !leave_on_server {
+                return Err(Problem::new(
+                    &path,
+                    "delete_after_days with leave_on_server = false",
+                    "it only applies when messages stay on the server: set leave_on_server = true or remove it",
+                ));
+            }
+            match u32::try_from(d) {
+                Ok(days) => Some(days),
+                Err(_) => {
+                    return Err(Problem::new(
+                        &path,
+                        format!("invalid delete_after_days {d}"),
+                        "expected 0 or more days",
+                    ))
+                }
+            }
+        }
+    };
+    Ok(Pop3Options { leave_on_server, delete_after_days })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::schema::ConfigFile;
+    use super::*;
+
+    /// Parses `[accounts.a]` + `body` and merges it.
+    fn merged(body: &str) -> Result<EffectiveAccount, Problem> {
+        let text = format!("[accounts.a]\n{body}");
+        let file: ConfigFile = match toml::from_str(&text) {
+            Ok(f) => f,
+            Err(e) => panic!("test config does not parse: {e}"),
+        };
+        let Some(cfg) = file.accounts.get("a") else { panic!("no account a") };
+        account("a", cfg)
+    }
+
+    fn ep(host: &str, port: u16, security: Security) -> Option<EffectiveEndpoint> {
+        Some(EffectiveEndpoint { host: host.into(), port, security, ca_file: None, allow_plaintext: false })
+    }
+
+    fn problem(body: &str) -> (String, String) {
+        match merged(body) {
+            Ok(a) => panic!("expected a problem, got {a:?}"),
+            Err(p) => (p.path.join("."), p.message),
+        }
+    }
+
+    #[test]
+    fn a_preset_alone_gives_its_three_endpoints() {
+        let a = merged("preset = \"outlook\"\nuser = \"me@outlook.com\"\nclient_id = \"app\"\n");
+        let a = a.unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(a.user, "me@outlook.com");
+        assert_eq!(a.preset, Some("outlook"));
+        assert_eq!(a.auth, AuthMethod::XOAuth2);
+        assert_eq!(a.imap, ep("outlook.office365.com", 993, Security::Tls));
+        assert_eq!(a.pop3, ep("outlook.office365.com", 995, Security::Tls));
+        assert_eq!(a.smtp, ep("smtp-mail.outlook.com", 587, Security::StartTls));
+        assert_eq!(a.tenant, "common");
+        assert_eq!(a.password, PasswordSource::Prompt);
+        assert_eq!(a.imap_options, ImapOptions::default());
+        assert_eq!(a.pop3_options, Pop3Options { leave_on_server: true, delete_after_days: None });
+    }
+
+    #[test]
+    fn overrides_win_field_by_field() {
+        // (override body, expected imap endpoint)
+        let rows: &[(&str, Option<EffectiveEndpoint>)] = &[
+            ("[accounts.a.imap]\nhost = \"imap.example.org\"\n", ep("imap.example.org", 993, Security::Tls)),
+            ("[accounts.a.imap]\nport = 1993\n", ep("imap.gmail.com", 1993, Security::Tls)),
+            // security changed without a port: the standard port of that security.
+            ("[accounts.a.imap]\nsecurity = \"starttls\"\n", ep("imap.gmail.com", 143, Security::StartTls)),
+            (
+                "[accounts.a.imap]\nsecurity = \"starttls\"\nport = 1143\n",
+                ep("imap.gmail.com", 1143, Security::StartTls),
+            ),
+            // the same security as the preset keeps the preset's port.
+            ("[accounts.a.imap]\nsecurity = \"tls\"\n", ep("imap.gmail.com", 993, Security::Tls)),
+        ];
+        for (body, expected) in rows {
+            let a = merged(&format!("preset = \"gmail\"\nuser = \"u@gmail.com\"\n{body}"));
+            let a = a.unwrap_or_else(|p| panic!("{body}: {}", p.describe()));
+            assert_eq!(&a.imap, expected, "{body}");
+            assert_eq!(a.pop3, ep("pop.gmail.com", 995, Security::Tls), "{body}");
+        }
+    }
+
+    #[test]
+    fn auth_tenant_and_pop_policy_override_the_preset() {
+        let a = merged(
+            "preset = \"gmail\"\nuser = \"u\"\nauth = \"xoauth2\"\ntoken_command = \"oama access u\"\n\
+             tenant = \"consumers\"\n[accounts.a.pop3]\nleave_on_server = false\n",
+        );
+        let a = a.unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(a.auth, AuthMethod::XOAuth2);
+        assert_eq!(a.token_command.as_deref(), Some("oama access u"));
+        assert_eq!(a.tenant, "consumers");
+        assert!(!a.pop3_options.leave_on_server);
+
+        let b = merged("preset = \"outlook\"\nuser = \"u\"\nauth = \"password\"\npassword_env = \"PW\"\n");
+        let b = b.unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(b.auth, AuthMethod::Password);
+        assert_eq!(b.password, PasswordSource::Env("PW".into()));
+    }
+
+    #[test]
+    fn ca_file_is_inherited_expanded_and_overridable() {
+        let Some(home) = dirs::home_dir() else { return };
+        let a = merged(
+            "preset = \"gmail\"\nuser = \"u\"\nca_file = \"~/ca.pem\"\n[accounts.a.smtp]\nca_file = \"/etc/smtp-ca.pem\"\n",
+        );
+        let a = a.unwrap_or_else(|p| panic!("{}", p.describe()));
+        let ca = |e: &Option<EffectiveEndpoint>| e.as_ref().and_then(|e| e.ca_file.clone());
+        assert_eq!(ca(&a.imap), Some(home.join("ca.pem")));
+        assert_eq!(ca(&a.pop3), Some(home.join("ca.pem")));
+        assert_eq!(ca(&a.smtp).as_deref(), Some(Path::new("/etc/smtp-ca.pem")));
+    }
+
+    #[test]
+    fn without_a_preset_only_the_given_tables_exist_with_standard_ports() {
+        let a = merged(
+            "user = \"u\"\npassword_command = \"pass show x\"\n[accounts.a.imap]\nhost = \"127.0.0.1\"\n\
+             security = \"plain\"\nallow_plaintext = true\ninclude = [\"INBOX\"]\nexclude = [\"Junk*\"]\n\
+             skip_non_mail_folders = false\nconnections = 4\n",
+        );
+        let a = a.unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(a.auth, AuthMethod::Password);
+        assert_eq!(a.password, PasswordSource::Command("pass show x".into()));
+        assert_eq!(
+            a.imap,
+            Some(EffectiveEndpoint {
+                host: "127.0.0.1".into(),
+                port: 143,
+                security: Security::Plain,
+                ca_file: None,
+                allow_plaintext: true
+            })
+        );
+        assert_eq!((a.pop3, a.smtp), (None, None));
+        assert_eq!(
+            a.imap_options,
+            ImapOptions {
+                include: vec!["INBOX".into()],
+                exclude: vec!["Junk*".into()],
+                skip_non_mail_folders: false,
+                connections: 4
+            }
+        );
+        let p = merged("user = \"u\"\n[accounts.a.pop3]\nhost = \"pop.example\"\n[accounts.a.smtp]\nhost = \"s\"\nsecurity = \"tls\"\n");
+        let p = p.unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(p.pop3, ep("pop.example", 995, Security::Tls));
+        assert_eq!(p.smtp, ep("s", 465, Security::Tls));
+        assert_eq!(p.imap, None);
+    }
+
+    #[test]
+    fn each_rule_rejects_with_the_key_it_is_about() {
+        let rows: &[(&str, &str, &str)] = &[
+            ("preset = \"hotmail\"\nuser = \"u\"\n", "accounts.a.preset", "unknown preset `hotmail`"),
+            ("preset = \"gmail\"\n", "accounts.a", "no user"),
+            ("preset = \"gmail\"\nuser = \" \"\n", "accounts.a.user", "empty value"),
+            ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.imap]\nport = 0\n", "accounts.a.imap.port", "invalid port 0"),
+            ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.pop3]\nport = 65536\n", "accounts.a.pop3.port", "invalid port 65536"),
+            ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.smtp]\nport = -1\n", "accounts.a.smtp.port", "invalid port -1"),
+            (
+                "preset = \"gmail\"\nuser = \"u\"\n[accounts.a.imap]\nsecurity = \"plain\"\n",
+                "accounts.a.imap.security",
+                "security = \"plain\" without allow_plaintext = true",
+            ),
+            (
+                "preset = \"gmail\"\nuser = \"u\"\npassword_command = \"x\"\npassword_env = \"Y\"\n",
+                "accounts.a.password_env",
+                "both password_command and password_env",
+            ),
+            (
+                "preset = \"gmail\"\nuser = \"u\"\nauth = \"xoauth2\"\n",
+                "accounts.a.auth",
+                "OAuth2 (auth = \"xoauth2\") without client_id or token_command",
+            ),
+            ("preset = \"outlook\"\nuser = \"u\"\n", "accounts.a.preset", "OAuth2 (the outlook preset's default) without client_id or token_command"),
+            ("user = \"u\"\n", "accounts.a", "no preset and no [imap] or [pop3] table"),
+            ("user = \"u\"\n[accounts.a.imap]\nport = 993\n", "accounts.a.imap", "no host"),
+            (
+                "preset = \"gmail\"\nuser = \"u\"\ntoken_command = \"t\"\n",
+                "accounts.a.token_command",
+                "token_command with password authentication",
+            ),
+            ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.imap]\nconnections = 0\n", "accounts.a.imap.connections", "invalid connections 0"),
+            (
+                "preset = \"gmail\"\nuser = \"u\"\n[accounts.a.pop3]\nleave_on_server = false\ndelete_after_days = 3\n",
+                "accounts.a.pop3.delete_after_days",
+                "delete_after_days with leave_on_server = false",
+            ),
+        ];
+        for (body, path, message) in rows {
+            assert_eq!(problem(body), ((*path).to_owned(), (*message).to_owned()), "{body}");
+        }
+    }
+
+    #[test]
+    fn problems_say_what_to_add() {
+        let Err(p) = merged("preset = \"outlook\"\nuser = \"u\"\n") else { panic!("accepted") };
+        assert_eq!(
+            p.describe(),
+            "OAuth2 (the outlook preset's default) without client_id or token_command in accounts.a.preset (add client_id = \
+             \"YOUR-APP-ID\" to [accounts.a] for `mailsync auth login`, or token_command = \"...\" for an \
+             external token helper)"
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! Credentials at the moment a command needs them: the password from `password_command`, `password_env`
+//! or a no-echo terminal prompt, and the OAuth2 access token from `token_command`.
+//!
+//! Owns fetching secrets and nothing else. Must never: take a secret from the command line (argv is
+//! visible to every user of the machine), log or print one (values travel as `Secret<String>`, whose
+//! `Debug` and `Display` are redacted), or put a command's stdout into an error message (stdout is the
+//! secret; only its stderr is shown). No RFC: the shapes follow common mail clients (`passwordeval`).
+
+use std::io::IsTerminal;
+use std::process::{Command, Stdio};
+
+use mailsync_proto::Secret;
+
+use crate::config::{EffectiveAccount, PasswordSource};
+
+/// The most of a failed command's stderr an error message quotes.
+const STDERR_LIMIT: usize = 400;
+
+/// Why a secret could not be had. All of these are configuration problems (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The command could not be started at all.
+    #[error("cannot run {key} of account {account} (`{command}`): {source}")]
+    Spawn { key: &'static str, account: String, command: String, source: std::io::Error },
+    /// The command ran and failed. `stderr` is its standard error, trimmed to one line.
+    #[error("{key} of account {account} (`{command}`) failed with {status}{stderr}")]
+    Failed { key: &'static str, account: String, command: String, status: String, stderr: String },
+    /// The command succeeded but its first line is empty.
+    #[error("{key} of account {account} (`{command}`) printed nothing on its first line")]
+    Empty { key: &'static str, account: String, command: String },
+    /// The command printed something that is not UTF-8.
+    #[error("{key} of account {account} (`{command}`) printed something that is not UTF-8")]
+    NotUtf8 { key: &'static str, account: String, command: String },
+    /// `password_env` names a variable that is not set (or is empty, or not Unicode).
+    #[error("environment variable {var} (password_env of account {account}) is {problem}")]
+    Env { var: String, account: String, problem: &'static str },
+    /// No source is configured and there is no terminal to ask on.
+    #[error(
+        "no password for account {account}: stdin is not a terminal to ask on; add password_command = \
+         \"...\" or password_env = \"VAR\" to [accounts.{account}]"
+    )]
+    NoSource { account: String },
+    /// The terminal prompt failed.
+    #[error("cannot read the password of account {account} from the terminal: {source}")]
+    Prompt { account: String, source: std::io::Error },
+    /// A token is needed and `token_command` is not set.
+    #[error(
+        "account {account} has no token_command: run `mailsync auth login {account}`, or add \
+         token_command = \"...\" to [accounts.{account}]"
+    )]
+    NoTokenCommand { account: String },
+}
+
+/// The account's password, from its configured source.
+pub fn password(account: &EffectiveAccount) -> Result<Secret<String>, SecretError> {
+    match &account.password {
+        PasswordSource::Command(command) => {
+            tracing::debug!(account = %account.name, "reading the password from password_command");
+            run_secret_command("password_command", &account.name, command)
+        }
+        PasswordSource::Env(var) => {
+            tracing::debug!(account = %account.name, %var, "reading the password from the environment");
+            from_env(&account.name, var)
+        }
+        PasswordSource::Prompt => {
+            if !std::io::stdin().is_terminal() {
+                return Err(SecretError::NoSource { account: account.name.clone() });
+            }
+            let prompt = format!("password for {} (account {}): ", account.user, account.name);
+            rpassword::prompt_password(prompt)
+                .map(Secret::new)
+                .map_err(|source| SecretError::Prompt { account: account.name.clone(), source })
+        }
+    }
+}
+
+/// A fresh OAuth2 access token from the account's `token_command`.
+pub fn access_token(account: &EffectiveAccount) -> Result<Secret<String>, SecretError> {
+    let Some(command) = &account.token_command else {
+        return Err(SecretError::NoTokenCommand { account: account.name.clone() });
+    };
+    tracing::debug!(account = %account.name, "reading an access token from token_command");
+    run_secret_command("token_command", &account.name, command)
+}
+
+fn from_env(account: &str, var: &str) -> Result<Secret<String>, SecretError> {
+    let problem = match std::env::var(var) {
+        Ok(v) if !v.is_empty() => return Ok(Secret::new(v)),
+        Ok(_) => "empty",
+        Err(std::env::VarError::NotPresent) => "not set",
+        Err(std::env::VarError::NotUnicode(_)) => "not valid Unicode",
+    };
+    Err(SecretError::Env { var: var.to_owned(), account: account.to_owned(), problem })
+}
+
+/// Runs `sh -c command` and returns the first line of its stdout. The terminal stays its stdin so a
+/// pinentry or a prompt of its own can work.
+fn run_secret_command(
+    key: &'static str,
+    account: &str,
+    command: &str,
+) -> Result<Secret<String>, SecretError> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|source| SecretError::Spawn {
+            key,
+            account: account.to_owned(),
+            command: command.to_owned(),
+            source,
+        })?;
+    if !output.status.success() {
+        let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
+        let stderr = if stderr.is_empty() { String::new() } else { format!(": {stderr}") };
+        let status = match output.status.code() {
+            Some(code) => format!("exit code {code}"),
+            None => "a signal".to_owned(),
+        };
+        return Err(SecretError::Failed {
+            key,
+            account: account.to_owned(),
+            command: command.to_owned(),
+            status,
+            stderr,
+        });
+    }
+    let stdout = String::from_utf8(output.stdout).map_err(|_| SecretError::NotUtf8 {
+        key,
+        account: account.to_owned(),
+        command: command.to_owned(),
+    })?;
+    let first = stdout.lines().next().unwrap_or_default();
+    if first.is_empty() {
+        return Err(SecretError::Empty { key, account: account.to_owned(), command: command.to_owned() });
+    }
+    Ok(Secret::new(first.to_owned()))
+}
+
+/// Whitespace runs folded to one space, cut at `STDERR_LIMIT` characters.
+fn one_line(s: &str) -> String {
+    let folded = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(STDERR_LIMIT) {
+        Some((cut, _)) => format!("{}...", folded.get(..cut).unwrap_or_default()),
+        None => folded,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailsync_engine::Security;
+
+    use super::*;
+    use crate::config::effective::{ImapOptions, Pop3Options};
+    use crate::config::{AuthMethod, EffectiveEndpoint};
+
+    fn account(password: PasswordSource, token_command: Option<&str>) -> EffectiveAccount {
+        EffectiveAccount {
+            name: "work".into(),
+            user: "me@example.com".into(),
+            preset: None,
+            auth: AuthMethod::Password,
+            password,
+            token_command: token_command.map(str::to_owned),
+            client_id: None,
+            tenant: "common".into(),
+            imap: Some(EffectiveEndpoint {
+                host: "h".into(),
+                port: 993,
+                security: Security::Tls,
+                ca_file: None,
+                allow_plaintext: false,
+            }),
+            pop3: None,
+            smtp: None,
+            imap_options: ImapOptions::default(),
+            pop3_options: Pop3Options { leave_on_server: true, delete_after_days: None },
+        }
+    }
+
+    fn cmd(c: &str) -> EffectiveAccount {
+        account(PasswordSource::Command(c.into()), None)
+    }
+
+    #[test]
+    fn command_gives_its_first_line_exactly() {
+        let s = password(&cmd("printf ' pa ss \\nsecond line\\n'"));
+        assert_eq!(s.as_ref().map(|s| s.expose().as_str()).ok(), Some(" pa ss "));
+        let s = password(&cmd("printf 'crlf\\r\\n'"));
+        assert_eq!(s.as_ref().map(|s| s.expose().as_str()).ok(), Some("crlf"));
+        let s = password(&cmd("printf 'no-newline'"));
+        assert_eq!(s.map(|s| s.expose().clone()).ok().as_deref(), Some("no-newline"));
+    }
+
+    #[test]
+    fn a_failing_command_shows_stderr_never_stdout() {
+        // stdout is "hunter2", spelled in octal so that the command text (which the error quotes) does
+        // not contain it.
+        let e = password(&cmd(
+            "printf '\\150\\165\\156\\164\\145\\162\\062\\n'; echo 'gpg: decryption failed' >&2; exit 3",
+        ));
+        let e = e.map_err(|e| e.to_string()).err().unwrap_or_default();
+        assert!(e.contains("exit code 3: gpg: decryption failed"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let ok = password(&cmd("printf '\\150\\165\\156\\164\\145\\162\\062\\n'"));
+        assert_eq!(ok.map(|s| s.expose().clone()).ok().as_deref(), Some("hunter2"));
+    }
+
+    #[test]
+    fn empty_and_non_utf8_output_are_errors() {
+        let e = password(&cmd("true")).map_err(|e| e.to_string()).err().unwrap_or_default();
+        assert!(e.ends_with("printed nothing on its first line"), "{e}");
+        let e = password(&cmd("printf '\\377\\n'")).map_err(|e| e.to_string()).err().unwrap_or_default();
+        assert!(e.ends_with("printed something that is not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn env_must_exist_and_be_non_empty() {
+        // Variables private to this test; other tests use other names.
+        std::env::set_var("MAILSYNC_SECRETS_TEST_SET", "s3cret");
+        std::env::set_var("MAILSYNC_SECRETS_TEST_EMPTY", "");
+        let get =
+            |v: &str| password(&account(PasswordSource::Env(v.into()), None)).map_err(|e| e.to_string());
+        assert_eq!(get("MAILSYNC_SECRETS_TEST_SET").map(|s| s.expose().clone()), Ok("s3cret".to_owned()));
+        assert_eq!(
+            get("MAILSYNC_SECRETS_TEST_EMPTY").err().as_deref(),
+            Some("environment variable MAILSYNC_SECRETS_TEST_EMPTY (password_env of account work) is empty")
+        );
+        assert_eq!(
+            get("MAILSYNC_SECRETS_TEST_UNSET").err().as_deref(),
+            Some(
+                "environment variable MAILSYNC_SECRETS_TEST_UNSET (password_env of account work) is not set"
+            )
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = password(&cmd("echo topsecret"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+
+    #[test]
+    fn token_command_or_a_hint() {
+        let t = access_token(&account(PasswordSource::Prompt, Some("echo tok.en")));
+        assert_eq!(t.map(|t| t.expose().clone()).ok().as_deref(), Some("tok.en"));
+        let e = access_token(&account(PasswordSource::Prompt, None)).map_err(|e| e.to_string());
+        assert_eq!(
+            e.err().as_deref(),
+            Some("account work has no token_command: run `mailsync auth login work`, or add token_command = \"...\" to [accounts.work]")
+        );
+    }
+
+    #[test]
+    fn long_stderr_is_cut() {
+        let long = "x ".repeat(1000);
+        let cut = one_line(&long);
+        assert_eq!(cut.chars().count(), STDERR_LIMIT + 3);
+        assert!(cut.ends_with("..."));
+    }
+}
