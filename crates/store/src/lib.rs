@@ -1,1 +1,41 @@
-//! placeholder
+//! mailsync-store: the SQLite store that IMAP and POP3 syncs write into and the CLI reads.
+//!
+//! Owns: the database file (created 0600, WAL, `synchronous = FULL`), the schema and its migrations
+//! (/migrations/*.sql), raw messages stored byte for byte and deduplicated by SHA-256, their header
+//! index, where each message lives on each server (IMAP mailbox + UID, POP3 UIDL), the per-mailbox
+//! sync cursors, and sync run reports.
+//!
+//! Must never: lose or alter a message's bytes; drop a message because it cannot be parsed; panic on
+//! anything read from a server or from the database file; commit a cursor separately from the data it
+//! describes (every write method is one transaction); depend on anything but `mailsync_proto::types`
+//! within the workspace.
+//!
+//! One writer (the sync engine's writer task) holds a [`Store`] with `&mut`; readers (the CLI) open
+//! their own. WAL lets them read while the writer commits.
+
+mod accounts;
+mod counts;
+mod error;
+pub mod headers;
+mod ids;
+mod imap;
+mod mailboxes;
+mod messages;
+mod migrate;
+mod outcome;
+mod pop3;
+mod runs;
+mod store;
+
+pub use counts::{AccountStatus, Counts, ProtocolStatus};
+pub use error::{Result, StoreError};
+pub use headers::{index_message, HeaderIndex};
+pub use ids::{AccountId, MailboxId, MessageId, Protocol, RunId};
+pub use imap::{normalize_flags, ImapBatch, MailboxCursor, NewImapMessage, ResetOutcome};
+pub use mailboxes::{MailboxInfo, MailboxRow};
+pub use messages::{content_hash, MessageRow};
+pub use migrate::schema_version;
+pub use outcome::BatchOutcome;
+pub use pop3::{NewPop3Message, Pop3Batch, Pop3LocationRow};
+pub use runs::{RunRow, RunSummary};
+pub use store::Store;

@@ -1,0 +1,150 @@
+//! POP3 downloads: which UIDLs of an account are stored, storing new ones, and recording deletions.
+//!
+//! Owns: POP3 locations (`locations` rows with protocol 'pop3'), keyed by (account, UIDL).
+//!
+//! Must never: remove a POP3 location (the local copy is the point of POP3; a deletion on the server
+//! only sets `deleted_on_server_at`); store a location before its message bytes are in the same
+//! transaction; mark a message deleted on the server before the caller has committed its download.
+//!
+//! RFC 1939 section 7 (UIDL), section 6 (DELE takes effect at QUIT, in the UPDATE state).
+
+use std::collections::HashMap;
+
+use mailsync_proto::types::Uidl;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::ids::{AccountId, MessageId};
+use crate::messages::{find_or_insert, has_location, Stored};
+use crate::outcome::BatchOutcome;
+use crate::store::{now, Store};
+
+/// One message downloaded with RETR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPop3Message {
+    /// Its UIDL (for servers without UIDL the engine derives one, e.g. from the content hash).
+    pub uidl: Uidl,
+    /// The message exactly as received, with dot-stuffing and the final "." line removed.
+    pub raw: Vec<u8>,
+}
+
+/// Messages downloaded in one step of a POP3 sync. Applied in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pop3Batch {
+    /// Newly downloaded messages.
+    pub new: Vec<NewPop3Message>,
+}
+
+/// A stored POP3 location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pop3LocationRow {
+    /// The stored message.
+    pub message: MessageId,
+    /// When the UIDL was first stored (unix seconds).
+    pub first_seen_at: i64,
+    /// When the download was committed.
+    pub downloaded_at: Option<i64>,
+    /// When the message was deleted on the server; `None` while it is still there.
+    pub deleted_on_server_at: Option<i64>,
+}
+
+impl Store {
+    /// Every UIDL of `account` that is stored, with its location.
+    pub fn pop3_known_uidls(&self, account: AccountId) -> Result<HashMap<Uidl, Pop3LocationRow>> {
+        let ctx = || format!("reading pop3 uidls of account {account}");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, uidl, message_id, first_seen_at, downloaded_at, deleted_on_server_at
+                 FROM locations WHERE protocol = 'pop3' AND account_id = ?1",
+            )
+            .ctx(ctx)?;
+        let mut rows = stmt.query([account]).ctx(ctx)?;
+        let mut out = HashMap::new();
+        while let Some(row) = rows.next().ctx(ctx)? {
+            let id: i64 = row.get(0).ctx(ctx)?;
+            let uidl: String = row.get(1).ctx(ctx)?;
+            let uidl = Uidl::new(uidl).map_err(|e| StoreError::CorruptRow {
+                table: "locations",
+                id,
+                reason: e.to_string(),
+            })?;
+            let location = Pop3LocationRow {
+                message: row.get(2).ctx(ctx)?,
+                first_seen_at: row.get(3).ctx(ctx)?,
+                downloaded_at: row.get(4).ctx(ctx)?,
+                deleted_on_server_at: row.get(5).ctx(ctx)?,
+            };
+            out.insert(uidl, location);
+        }
+        Ok(out)
+    }
+
+    /// Stores newly downloaded messages of `account` in ONE transaction. Bytes already stored (over
+    /// IMAP, or under another UIDL) only gain a location; a UIDL already stored is left alone.
+    pub fn apply_pop3_batch(&mut self, account: AccountId, batch: Pop3Batch) -> Result<BatchOutcome> {
+        let now = now();
+        let tx = self.write_tx("a pop3 batch")?;
+        Store::check_account(&tx, account)?;
+        let mut out = BatchOutcome::default();
+        for msg in &batch.new {
+            let uidl = &msg.uidl;
+            if pop3_location(&tx, account, uidl)?.is_some() {
+                out.unchanged += 1;
+                continue;
+            }
+            let message = match find_or_insert(&tx, &msg.raw, now)? {
+                Stored::Inserted(id) => {
+                    out.stored += 1;
+                    out.bytes += u64::try_from(msg.raw.len()).unwrap_or(u64::MAX);
+                    id
+                }
+                Stored::Existing(id) => {
+                    out.deduplicated += 1;
+                    if !has_location(&tx, id)? {
+                        out.reattached += 1;
+                    }
+                    id
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO locations (message_id, account_id, protocol, uidl, first_seen_at, downloaded_at)
+                 VALUES (?1, ?2, 'pop3', ?3, ?4, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![message, account, uidl.as_str(), now]))
+            .ctx(|| format!("inserting pop3 uidl {uidl} for account {account}"))?;
+            out.new += 1;
+        }
+        tx.commit().ctx(|| format!("committing a pop3 batch for account {account}"))?;
+        tracing::debug!(account = %account, ?out, "applied pop3 batch");
+        Ok(out)
+    }
+
+    /// Records that `uidls` of `account` were deleted on the server at `at` (after DELE and QUIT).
+    /// UIDLs not stored, or already marked, are skipped. Returns how many were marked.
+    pub fn mark_pop3_deleted(&mut self, account: AccountId, uidls: &[Uidl], at: i64) -> Result<u64> {
+        let tx = self.write_tx("marking pop3 deletions")?;
+        Store::check_account(&tx, account)?;
+        let mut marked = 0;
+        for uidl in uidls {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE locations SET deleted_on_server_at = ?3
+                     WHERE protocol = 'pop3' AND account_id = ?1 AND uidl = ?2 AND deleted_on_server_at IS NULL",
+                )
+                .and_then(|mut s| s.execute(params![account, uidl.as_str(), at]))
+                .ctx(|| format!("marking pop3 uidl {uidl} of account {account} deleted"))?;
+            marked += u64::try_from(n).unwrap_or(0);
+        }
+        tx.commit().ctx(|| format!("committing pop3 deletions for account {account}"))?;
+        Ok(marked)
+    }
+}
+
+fn pop3_location(conn: &Connection, account: AccountId, uidl: &Uidl) -> Result<Option<MessageId>> {
+    conn.prepare_cached(
+        "SELECT message_id FROM locations WHERE protocol = 'pop3' AND account_id = ?1 AND uidl = ?2",
+    )
+    .and_then(|mut s| s.query_row(params![account, uidl.as_str()], |r| r.get(0)).optional())
+    .ctx(|| format!("looking up pop3 uidl {uidl} of account {account}"))
+}
