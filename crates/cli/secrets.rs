@@ -173,6 +173,7 @@ mod tests {
                 security: Security::Tls,
                 ca_file: None,
                 allow_plaintext: false,
+                timeout: None,
             }),
             pop3: None,
             smtp: None,

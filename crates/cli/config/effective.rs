@@ -52,6 +52,8 @@ pub struct EffectiveEndpoint {
     pub ca_file: Option<PathBuf>,
     /// Whether `Security::Plain` is permitted.
     pub allow_plaintext: bool,
+    /// Seconds allowed for each wait; `None` keeps the engine's defaults.
+    pub timeout: Option<u64>,
 }
 
 impl EffectiveEndpoint {
@@ -78,7 +80,13 @@ impl From<&EffectiveEndpoint> for Endpoint {
             security: e.security,
             ca_file: e.ca_file.clone(),
             allow_plaintext: e.allow_plaintext,
-            timeouts: Timeouts::default(),
+            timeouts: match e.timeout {
+                Some(secs) => {
+                    let t = std::time::Duration::from_secs(secs);
+                    Timeouts { connect: t, greeting: t, read: t }
+                }
+                None => Timeouts::default(),
+            },
         }
     }
 }
@@ -170,6 +178,7 @@ mod tests {
             security: Security::Plain,
             ca_file: Some(PathBuf::from("/tmp/ca.pem")),
             allow_plaintext: true,
+            timeout: None,
         };
         let engine = e.to_endpoint();
         assert_eq!(engine.host, "127.0.0.1");

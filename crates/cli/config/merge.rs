@@ -281,7 +281,18 @@ impl EndpointCtx<'_> {
         }
 
         let ca_file = ov.ca_file.as_deref().map(expand_tilde).or_else(|| self.account_ca.cloned());
-        Ok(Some(EffectiveEndpoint { host, port, security, ca_file, allow_plaintext }))
+        let timeout = match ov.timeout {
+            None => None,
+            Some(t) if (1..=3600).contains(&t) => u64::try_from(t).ok(),
+            Some(t) => {
+                return Err(Problem::new(
+                    &key("timeout"),
+                    format!("invalid timeout {t}"),
+                    "expected 1 to 3600 seconds",
+                ))
+            }
+        };
+        Ok(Some(EffectiveEndpoint { host, port, security, ca_file, allow_plaintext, timeout }))
     }
 }
 
@@ -361,7 +372,14 @@ mod tests {
     }
 
     fn ep(host: &str, port: u16, security: Security) -> Option<EffectiveEndpoint> {
-        Some(EffectiveEndpoint { host: host.into(), port, security, ca_file: None, allow_plaintext: false })
+        Some(EffectiveEndpoint {
+            host: host.into(),
+            port,
+            security,
+            ca_file: None,
+            allow_plaintext: false,
+            timeout: None,
+        })
     }
 
     fn problem(body: &str) -> (String, String) {
@@ -458,7 +476,8 @@ mod tests {
                 port: 143,
                 security: Security::Plain,
                 ca_file: None,
-                allow_plaintext: true
+                allow_plaintext: true,
+                timeout: None,
             })
         );
         assert_eq!((a.pop3, a.smtp), (None, None));

@@ -76,6 +76,8 @@ pub struct EndpointOverride {
     pub allow_plaintext: Option<bool>,
     /// An extra trusted CA for this endpoint only.
     pub ca_file: Option<PathBuf>,
+    /// Seconds allowed for each wait (connect, greeting, every answer).
+    pub timeout: Option<i64>,
 }
 
 /// `[accounts.NAME.imap]`.
@@ -87,6 +89,8 @@ pub struct ImapConfig {
     pub security: Option<SecurityName>,
     pub allow_plaintext: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    /// Seconds allowed for connecting, the greeting, and each wait for the server.
+    pub timeout: Option<i64>,
     /// Folder patterns to sync (default: all).
     pub include: Option<Vec<String>>,
     /// Folder patterns to leave out.
@@ -106,6 +110,8 @@ pub struct Pop3Config {
     pub security: Option<SecurityName>,
     pub allow_plaintext: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    /// Seconds allowed for connecting, the greeting, and each wait for the server.
+    pub timeout: Option<i64>,
     /// false = delete from the server once the local copy is committed.
     pub leave_on_server: Option<bool>,
     /// With `leave_on_server`: delete once downloaded this many days ago.
@@ -121,6 +127,8 @@ pub struct SmtpConfig {
     pub security: Option<SecurityName>,
     pub allow_plaintext: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    /// Seconds allowed for connecting, the greeting, and each wait for the server.
+    pub timeout: Option<i64>,
 }
 
 macro_rules! endpoint_override {
@@ -134,6 +142,7 @@ macro_rules! endpoint_override {
                     security: self.security,
                     allow_plaintext: self.allow_plaintext,
                     ca_file: self.ca_file.clone(),
+                    timeout: self.timeout,
                 }
             }
         }

@@ -20,6 +20,12 @@ impl TestCa {
     /// Makes a CA and a server certificate valid for `localhost`, IP 127.0.0.1 and the DNS name `127.0.0.1`
     /// (some clients match the host string only; see TESTING.md).
     pub fn generate(ca_name: &str) -> Result<TestCa, HarnessError> {
+        TestCa::generate_for(ca_name, &["localhost", "127.0.0.1"], true)
+    }
+
+    /// A CA and a server certificate for exactly `names` (DNS names), plus IP 127.0.0.1 when `loopback_ip`.
+    /// A certificate for another name tests how a client reports a name mismatch.
+    pub fn generate_for(ca_name: &str, names: &[&str], loopback_ip: bool) -> Result<TestCa, HarnessError> {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.distinguished_name.push(DnType::CommonName, ca_name);
@@ -29,9 +35,11 @@ impl TestCa {
         let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+        if loopback_ip {
+            params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        }
+        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
         let server_cert = params.signed_by(&server_key, &ca_issuer)?;
         Ok(TestCa {
             ca_pem: ca_cert.pem(),

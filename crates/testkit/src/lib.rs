@@ -19,6 +19,7 @@ mod error;
 mod fixtures;
 mod maildir;
 pub mod oracle;
+pub mod scripted;
 mod system;
 
 pub use certs::TestCa;
