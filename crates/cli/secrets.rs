@@ -178,7 +178,7 @@ mod tests {
             pop3: None,
             smtp: None,
             imap_options: ImapOptions::default(),
-            pop3_options: Pop3Options { leave_on_server: true, delete_after_days: None },
+            pop3_options: Pop3Options { leave_on_server: true, delete_after_days: None, apop: false },
         }
     }
 

@@ -144,3 +144,17 @@ pub fn server_flags(d: &Dovecot, folder: &str) -> BTreeMap<u32, String> {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// What the store holds over POP3 for the account: uidl -> raw bytes.
+pub fn stored_pop3(db: &Path) -> BTreeMap<String, Vec<u8>> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c
+        .prepare("SELECT l.uidl, m.raw FROM locations l JOIN messages m ON m.id = l.message_id WHERE l.protocol = 'pop3'")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// A one-value SQL query on the test database.
+pub fn count(db: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+}

@@ -1,4 +1,5 @@
-//! `mailsync sync [NAME...] [--via imap|pop3] [--dry-run]`: brings the store up to date with each account.
+//! `mailsync sync [NAME...] [--via imap|pop3] [--dry-run] [POP3 mode]`: brings the store up to date with each
+//! account.
 //!
 //! Owns: choosing accounts, obtaining credentials, running the engine on a tokio runtime, showing progress (a
 //! bar on a terminal; nothing otherwise), the per-folder summaries (CLI.md "JSON output"), and the exit
@@ -14,6 +15,8 @@ use mailsync_engine::imap::sync::{
     sync_account, AccountReport, FolderReport, ImapSyncConfig, Limits, Observer,
 };
 use mailsync_engine::imap::FolderFilter;
+use mailsync_engine::pop3::sync::sync_pop3 as sync_pop3_engine;
+use mailsync_engine::pop3::{PasswordMethod, Pop3Mode, Pop3Report, Pop3SyncConfig};
 use mailsync_engine::{Credentials, EngineError, StoreHandle};
 use mailsync_store::Store;
 use serde::Serialize;
@@ -30,9 +33,21 @@ pub struct SyncArgs {
     /// Which protocol to sync over
     #[arg(long, value_enum, default_value_t = Via::Imap)]
     via: Via,
-    /// Show what would be downloaded, updated and removed, and change nothing
+    /// Show what would be downloaded, updated, removed and deleted, and change nothing
     #[arg(long)]
     dry_run: bool,
+    /// POP3: leave every message on the server (overrides the config)
+    #[arg(long, conflicts_with_all = ["delete", "delete_after_days"])]
+    leave_on_server: bool,
+    /// POP3: classic POP, delete from the server once the local copy is committed (overrides the config)
+    #[arg(long, conflicts_with = "delete_after_days")]
+    delete: bool,
+    /// POP3: leave on the server, delete once downloaded more than N days ago (overrides the config)
+    #[arg(long, value_name = "N")]
+    delete_after_days: Option<u32>,
+    /// POP3 on a server without UIDL: delete even though identity then rests on content hashes
+    #[arg(long)]
+    force_delete_without_uidl: bool,
 }
 
 /// The protocol a sync uses.
@@ -40,12 +55,15 @@ pub struct SyncArgs {
 pub enum Via {
     /// Mirror every folder, flags and deletions; read-only toward the server
     Imap,
+    /// Download the INBOX; keep or delete the server's copies per the account's POP3 mode
+    Pop3,
 }
 
 impl Via {
     fn as_str(self) -> &'static str {
         match self {
             Via::Imap => "imap",
+            Via::Pop3 => "pop3",
         }
     }
 }
@@ -124,9 +142,147 @@ async fn sync_one(
     out: Output,
     progress: bool,
 ) -> anyhow::Result<()> {
-    match args.via {
+    let r = match args.via {
         Via::Imap => sync_imap(store, account, args.dry_run, out, progress).await,
+        Via::Pop3 => sync_pop3(store, account, args, out, progress).await,
+    };
+    r.map_err(|e| with_provider_hint(e, account, args.via))
+}
+
+/// Outlook.com ships with IMAP and POP switched off, and without password login: say so on a refused login.
+fn with_provider_hint(e: anyhow::Error, account: &EffectiveAccount, via: Via) -> anyhow::Error {
+    let refused = e.chain().any(|c| matches!(c.downcast_ref::<EngineError>(), Some(EngineError::AuthRefused { .. })));
+    let outlook = matches!(account.preset, Some("outlook" | "outlook-classic" | "office365"));
+    if !(refused && outlook) {
+        return e;
     }
+    let mut hint = format!(
+        "{} access is off by default in Outlook.com: turn it on in Outlook on the web, Settings > Mail > Forwarding \
+         and IMAP",
+        if via == Via::Pop3 { "POP" } else { "IMAP" }
+    );
+    if account.auth == AuthMethod::Password {
+        hint.push_str("; and Microsoft no longer accepts passwords for IMAP and POP: use auth = \"xoauth2\"");
+    }
+    e.context(hint)
+}
+
+async fn sync_pop3(
+    store: &mut StoreHandle,
+    account: &EffectiveAccount,
+    args: &SyncArgs,
+    out: Output,
+    progress: bool,
+) -> anyhow::Result<()> {
+    let pop3 = account
+        .pop3
+        .as_ref()
+        .with_context(|| format!("account {} has no POP3 server configured", account.name))?;
+    let o = &account.pop3_options;
+    let mode = if args.leave_on_server {
+        Pop3Mode::Keep
+    } else if args.delete {
+        Pop3Mode::Delete
+    } else if let Some(days) = args.delete_after_days {
+        Pop3Mode::DeleteAfterDays(days)
+    } else {
+        match (o.leave_on_server, o.delete_after_days) {
+            (false, _) => Pop3Mode::Delete,
+            (true, Some(days)) => Pop3Mode::DeleteAfterDays(days),
+            (true, None) => Pop3Mode::Keep,
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let cfg = Pop3SyncConfig {
+        account: account.name.clone(),
+        endpoint: pop3.to_endpoint(),
+        credentials: credentials(account)?,
+        password_method: if o.apop { PasswordMethod::Apop } else { PasswordMethod::Auto },
+        mode,
+        force_delete_without_uidl: args.force_delete_without_uidl,
+        dry_run: args.dry_run,
+        now,
+        max_message: Limits::default().max_response,
+        batch_messages: Limits::default().batch_messages,
+        batch_bytes: Limits::default().batch_bytes,
+    };
+    let mut obs = Progress::new(&account.name, progress, out, args.dry_run);
+    let (report, result) = sync_pop3_engine(store, &cfg, &mut obs).await;
+    obs.finish();
+    print_pop3(out, &report, mode, args.dry_run)?;
+    result.map_err(|e| anyhow::Error::new(e).context(format!("account {}", account.name)))
+}
+
+fn mode_word(mode: Pop3Mode) -> String {
+    match mode {
+        Pop3Mode::Keep => "leave on server".into(),
+        Pop3Mode::Delete => "delete after download".into(),
+        Pop3Mode::DeleteAfterDays(d) => format!("delete after {d} days"),
+    }
+}
+
+fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> anyhow::Result<()> {
+    if out.is_json() {
+        #[derive(Serialize)]
+        struct Pop3Summary<'a> {
+            account: &'a str,
+            via: &'static str,
+            folder: &'static str,
+            new: u64,
+            updated: u64,
+            removed: u64,
+            deleted_on_server: u64,
+            bytes: u64,
+            seconds: f64,
+            listed: u64,
+            already_stored: u64,
+            vanished: u64,
+            mode: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: Option<&'a str>,
+            dry_run: bool,
+        }
+        out.json(&Pop3Summary {
+            account: &r.account,
+            via: "pop3",
+            folder: "INBOX",
+            new: r.new,
+            updated: 0,
+            removed: 0,
+            deleted_on_server: r.deleted_on_server,
+            bytes: r.bytes,
+            seconds: (r.seconds * 1000.0).round() / 1000.0,
+            listed: r.listed,
+            already_stored: r.already_stored,
+            vanished: r.vanished,
+            mode: mode_word(mode),
+            note: r.note.as_deref(),
+            dry_run,
+        })?;
+    } else {
+        let (get, del) = if dry_run { ("would download", "would delete") } else { ("downloaded", "deleted") };
+        let mut line = format!(
+            "{} pop3 INBOX: {} listed, {get} {} ({}), {del} {} on the server ({}), in {:.1} s",
+            r.account,
+            r.listed,
+            r.new,
+            human_bytes(r.bytes),
+            r.deleted_on_server,
+            mode_word(mode),
+            r.seconds
+        );
+        if r.already_stored > 0 {
+            line.push_str(&format!("; {} already stored via IMAP or another UIDL", r.already_stored));
+        }
+        if let Some(note) = &r.note {
+            line.push_str(&format!(" ({note})"));
+        }
+        out.line(&line)?;
+    }
+    Ok(())
 }
 
 async fn sync_imap(

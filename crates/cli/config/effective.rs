@@ -122,6 +122,8 @@ pub struct Pop3Options {
     pub leave_on_server: bool,
     /// With `leave_on_server`: delete from the server once downloaded this many days ago.
     pub delete_after_days: Option<u32>,
+    /// Log in with APOP (RFC 1939 section 7) instead of USER/PASS.
+    pub apop: bool,
 }
 
 /// Where the password comes from, when the account uses one.
@@ -154,6 +156,10 @@ pub struct EffectiveAccount {
     pub client_id: Option<String>,
     /// The identity tenant for OAuth2 (default `common`).
     pub tenant: String,
+    /// The OAuth2 scopes asked for by `mailsync auth login` (always including `offline_access`).
+    pub scopes: Vec<String>,
+    /// The OAuth2 authority's base URL, without a trailing slash.
+    pub authority: String,
     /// IMAP, when the account has it (always with a preset).
     pub imap: Option<EffectiveEndpoint>,
     /// POP3, when the account has it.

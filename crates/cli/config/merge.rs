@@ -17,6 +17,7 @@ use super::effective::{
 };
 use super::paths::expand_tilde;
 use super::schema::{AccountConfig, EndpointOverride, SecurityName};
+use crate::oauth;
 use crate::presets::{self, Preset, PresetEndpoint};
 
 /// Most parallel IMAP connections an account may ask for (Exchange Online allows 20 per mailbox).
@@ -132,6 +133,24 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
     let token_command = non_blank(&cfg.token_command, &key("token_command"), "a command")?;
     let client_id = non_blank(&cfg.client_id, &key("client_id"), "your application (client) ID")?;
     let tenant = non_blank(&cfg.tenant, &key("tenant"), "common, consumers, organizations or a tenant ID")?;
+    if let Some(t) = &tenant {
+        if !t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
+            return Err(Problem::new(
+                &key("tenant"),
+                format!("invalid tenant `{t}`"),
+                "expected common, consumers, organizations, a tenant ID or a domain",
+            ));
+        }
+    }
+    let scopes = oauth::scopes(cfg.scopes.as_deref())
+        .map_err(|m| Problem::new(&key("scopes"), m, "expected a list of scope strings, e.g. [\"offline_access\"]"))?;
+    let authority = oauth::authority(cfg.authority.as_deref()).map_err(|m| {
+        Problem::new(
+            &key("authority"),
+            m,
+            "expected https://HOST, or http://127.0.0.1:PORT for a local test endpoint",
+        )
+    })?;
 
     let password = match (password_command, password_env) {
         (Some(_), Some(_)) => {
@@ -206,6 +225,8 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
         token_command,
         client_id,
         tenant: tenant.unwrap_or_else(|| "common".to_owned()),
+        scopes,
+        authority,
         imap,
         pop3,
         smtp,
@@ -350,7 +371,8 @@ fn pop3_options(name: &str, cfg: &AccountConfig, preset: Option<&Preset>) -> Res
             }
         }
     };
-    Ok(Pop3Options { leave_on_server, delete_after_days })
+    let apop = t.and_then(|t| t.apop).unwrap_or(false);
+    Ok(Pop3Options { leave_on_server, delete_after_days, apop })
 }
 
 #[cfg(test)]
@@ -402,7 +424,7 @@ mod tests {
         assert_eq!(a.tenant, "common");
         assert_eq!(a.password, PasswordSource::Prompt);
         assert_eq!(a.imap_options, ImapOptions::default());
-        assert_eq!(a.pop3_options, Pop3Options { leave_on_server: true, delete_after_days: None });
+        assert_eq!(a.pop3_options, Pop3Options { leave_on_server: true, delete_after_days: None, apop: false });
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct AccountConfig {
     pub client_id: Option<String>,
     /// The Microsoft identity tenant: `common`, `consumers`, `organizations` or a tenant ID.
     pub tenant: Option<String>,
+    /// OAuth2 scopes `mailsync auth login` asks for (default: IMAP, POP and SMTP access, offline_access).
+    pub scopes: Option<Vec<String>>,
+    /// The OAuth2 authority (default `https://login.microsoftonline.com`); `http://` only for 127.0.0.1.
+    pub authority: Option<String>,
     /// `[accounts.NAME.imap]`.
     pub imap: Option<ImapConfig>,
     /// `[accounts.NAME.pop3]`.
@@ -116,6 +120,8 @@ pub struct Pop3Config {
     pub leave_on_server: Option<bool>,
     /// With `leave_on_server`: delete once downloaded this many days ago.
     pub delete_after_days: Option<i64>,
+    /// Log in with APOP instead of USER/PASS.
+    pub apop: Option<bool>,
 }
 
 /// `[accounts.NAME.smtp]`.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod endpoint;
 pub mod error;
 pub mod imap;
+pub mod pop3;
 pub mod transport;
 pub mod writer;
 

@@ -54,7 +54,10 @@ impl StoreHandle {
         R: Send + 'static,
         F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
     {
-        self.drain().await?;
+        // Earlier writes first (their counts stay for the next `drain`), so `f` sees them.
+        while !self.in_flight.is_empty() {
+            self.wait_one().await?;
+        }
         let (reply, answer) = oneshot::channel();
         self.send(Box::new(move |s: &mut Store| {
             let _ = reply.send(f(s));

@@ -1,0 +1,305 @@
+//! A POP3 connection: the transport plus the sans-I/O session, with STLS, login and command helpers.
+//!
+//! Owns: the greeting, the STLS upgrade (fatal if not offered or refused), the login (USER/PASS, APOP when
+//! asked for, AUTH PLAIN when USER is not offered, AUTH XOAUTH2 in the two-step form Outlook requires), turning
+//! `-ERR` and its response code into a clear error, and running commands one by one or pipelined.
+//! Must never: send a credential before the connection is encrypted, or log one (transmits are logged in
+//! their redacted form only).
+//!
+//! RFC 1939 sections 4-7, RFC 2449 (CAPA, PIPELINING, response codes), RFC 2595 section 4 (STLS), RFC 5034
+//! (AUTH), RFC 3206 (SYS and AUTH codes).
+
+use bytes::Bytes;
+use mailsync_proto::pop3::{
+    Capabilities, CommandId, InitialResponse, Pop3Command, Pop3Config, Pop3Error, Pop3Event, Pop3Session,
+    ResponseCode,
+};
+use mailsync_proto::sasl::{self, Mechanism};
+use mailsync_proto::Secret;
+
+use crate::auth::Credentials;
+use crate::endpoint::{Endpoint, Security};
+use crate::transport::Transport;
+use crate::EngineError;
+
+/// A complete answer to one command.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Which command.
+    pub id: CommandId,
+    /// `+OK`?
+    pub ok: bool,
+    /// Its response code.
+    pub code: Option<ResponseCode>,
+    /// Its text.
+    pub text: String,
+    /// The multi-line body, when there is one.
+    pub body: Option<Bytes>,
+}
+
+/// A logged-in POP3 connection.
+#[derive(Debug)]
+pub struct Pop3Client {
+    t: Transport,
+    s: Pop3Session,
+    addr: String,
+    buf: Vec<u8>,
+}
+
+/// How to log in with a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordMethod {
+    /// USER/PASS when offered, else AUTH PLAIN.
+    #[default]
+    Auto,
+    /// APOP (needs a timestamp in the greeting).
+    Apop,
+}
+
+impl Pop3Client {
+    /// Connects, reads the greeting, upgrades with STLS when configured, and logs in.
+    pub async fn connect(ep: &Endpoint, creds: &Credentials, max_message: usize) -> Result<Pop3Client, EngineError> {
+        Pop3Client::connect_with(ep, creds, max_message, PasswordMethod::Auto).await
+    }
+
+    /// Like [`Pop3Client::connect`], choosing how a password is sent.
+    pub async fn connect_with(
+        ep: &Endpoint,
+        creds: &Credentials,
+        max_message: usize,
+        method: PasswordMethod,
+    ) -> Result<Pop3Client, EngineError> {
+        let t = Transport::connect(ep).await?;
+        let config = Pop3Config { max_body: max_message, ..Pop3Config::default() };
+        let mut c = Pop3Client { t, s: Pop3Session::new(config), addr: ep.addr(), buf: vec![0; 256 * 1024] };
+        c.greeting(ep).await?;
+        // CAPA is optional (RFC 2449); a server without it still works with USER/PASS.
+        let _ = c.run(Pop3Command::Capa).await?;
+        if ep.security == Security::StartTls {
+            c = c.stls().await?;
+            let _ = c.run(Pop3Command::Capa).await?;
+        }
+        c.login(creds, method).await?;
+        // Capabilities may differ after login (RFC 2449 section 5).
+        let _ = c.run(Pop3Command::Capa).await?;
+        Ok(c)
+    }
+
+    async fn greeting(&mut self, ep: &Endpoint) -> Result<(), EngineError> {
+        loop {
+            match self.s.poll_event() {
+                Ok(Some(Pop3Event::Greeting(g))) => {
+                    if g.ok {
+                        return Ok(());
+                    }
+                    return Err(self.protocol(&format!("server refused the connection: {}", g.text)));
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => return Err(self.proto_err(e)),
+            }
+            match self.read(ep.timeouts.greeting, "for the greeting").await {
+                Ok(()) => {}
+                Err(EngineError::Timeout { addr, secs, .. }) if ep.security != Security::Tls => {
+                    return Err(EngineError::Timeout {
+                        addr,
+                        during: "waiting for the greeting",
+                        secs,
+                        hint: format!(
+                            "; port {} may expect TLS from the first byte (993 and 995 do): try security = \"tls\"",
+                            ep.port
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn stls(mut self) -> Result<Pop3Client, EngineError> {
+        if !self.s.capabilities().stls() {
+            return Err(EngineError::StartTlsUnavailable {
+                addr: self.addr.clone(),
+                command: "STLS",
+                detail: String::new(),
+            });
+        }
+        let r = self.run(Pop3Command::Stls).await?;
+        if !r.ok {
+            return Err(EngineError::StartTlsUnavailable {
+                addr: self.addr.clone(),
+                command: "STLS",
+                detail: format!(": server answered -ERR {}", r.text),
+            });
+        }
+        // Bytes queued behind the +OK would be an injection; the session refuses them.
+        let Pop3Client { t, s, addr, buf } = self;
+        let t = t.start_tls().await?;
+        Ok(Pop3Client { t, s, addr, buf })
+    }
+
+    async fn login(&mut self, creds: &Credentials, method: PasswordMethod) -> Result<(), EngineError> {
+        if !self.t.is_encrypted() {
+            return Err(EngineError::PlaintextRefused { addr: self.addr.clone() });
+        }
+        let caps = self.s.capabilities().clone();
+        match creds {
+            Credentials::Password { user, password } => {
+                if method == PasswordMethod::Apop {
+                    let cmd = Pop3Command::Apop { user: user.clone(), secret: password.clone() };
+                    let r = self.run(cmd).await?;
+                    return self.login_result(r, user, None);
+                }
+                if caps.is_empty() || caps.user() {
+                    let r = self.run(Pop3Command::User(user.clone())).await?;
+                    if !r.ok {
+                        return self.login_result(r, user, None);
+                    }
+                    let r = self.run(Pop3Command::Pass(password.clone())).await?;
+                    return self.login_result(r, user, None);
+                }
+                if caps.supports_sasl(&Mechanism::Plain) {
+                    let ir = sasl::plain(user, password).map_err(|e| EngineError::Config(e.to_string()))?;
+                    let cmd = Pop3Command::Auth { mechanism: Mechanism::Plain, initial: InitialResponse::AfterContinuation(ir) };
+                    return self.auth(cmd, user).await;
+                }
+                Err(self.protocol("server offers neither USER nor SASL PLAIN for a password login"))
+            }
+            Credentials::OAuth2 { user, token } => {
+                let ir = sasl::xoauth2(user, token).map_err(|e| EngineError::Config(e.to_string()))?;
+                // Outlook accepts only the two-step form: AUTH XOAUTH2, "+", then the response.
+                let cmd = Pop3Command::Auth { mechanism: Mechanism::XOAuth2, initial: InitialResponse::AfterContinuation(ir) };
+                self.auth(cmd, user).await
+            }
+        }
+    }
+
+    async fn auth(&mut self, cmd: Pop3Command, user: &str) -> Result<(), EngineError> {
+        let id = self.send(cmd)?;
+        let mut failure: Option<String> = None;
+        loop {
+            match self.next_event("to AUTH").await? {
+                Pop3Event::Continuation { id: cid, text } if cid == id => {
+                    // The initial response went out after the first "+"; a further "+" is the server's error
+                    // report (XOAUTH2: base64 JSON). Acknowledge it with an empty line to get the -ERR.
+                    failure = Some(match sasl::decode_oauth_failure(&text) {
+                        Ok(f) => f.sentence(),
+                        Err(_) => text,
+                    });
+                    self.s.auth_continue(Secret::new(Vec::new())).map_err(|e| self.proto_err(e))?;
+                }
+                Pop3Event::Response { id: rid, ok, code, text, body } if rid == id => {
+                    let r = Reply { id, ok, code, text, body };
+                    return self.login_result(r, user, failure);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn login_result(&self, r: Reply, user: &str, failure: Option<String>) -> Result<(), EngineError> {
+        if r.ok {
+            return Ok(());
+        }
+        let text = failure.unwrap_or_else(|| r.text.clone());
+        let (text, hint) = match &r.code {
+            Some(ResponseCode::InUse) => (text, "; [IN-USE]: another session holds the mailbox lock (another client is downloading); try again later".to_string()),
+            Some(ResponseCode::LoginDelay) => (text, "; [LOGIN-DELAY]: the server limits how often you may log in; wait and try again".to_string()),
+            Some(ResponseCode::SysTemp) => (text, "; [SYS/TEMP]: a temporary server failure, not your credentials; try again later".to_string()),
+            Some(ResponseCode::SysPerm) => (text, "; [SYS/PERM]: a permanent server failure; contact the provider".to_string()),
+            Some(ResponseCode::Auth) => (text, "; [AUTH]: the credentials were refused".to_string()),
+            _ => (text, String::new()),
+        };
+        Err(EngineError::AuthRefused { protocol: "POP3", user: user.to_string(), addr: self.addr.clone(), text, hint })
+    }
+
+    /// The capabilities from the last CAPA.
+    pub fn capabilities(&self) -> &Capabilities {
+        self.s.capabilities()
+    }
+
+    /// Queues a command.
+    pub fn send(&mut self, cmd: Pop3Command) -> Result<CommandId, EngineError> {
+        self.s.send(cmd).map_err(|e| self.proto_err(e))
+    }
+
+    /// The next event, writing queued commands and reading as needed.
+    pub async fn next_event(&mut self, during: &str) -> Result<Pop3Event, EngineError> {
+        loop {
+            self.flush().await?;
+            match self.s.poll_event() {
+                Ok(Some(ev)) => return Ok(ev),
+                Ok(None) => {}
+                Err(e) => return Err(self.proto_err(e)),
+            }
+            let limit = self.t.endpoint().timeouts.read;
+            self.read(limit, during).await?;
+        }
+    }
+
+    /// The next complete response.
+    pub async fn next_reply(&mut self, during: &str) -> Result<Reply, EngineError> {
+        loop {
+            if let Pop3Event::Response { id, ok, code, text, body } = self.next_event(during).await? {
+                return Ok(Reply { id, ok, code, text, body });
+            }
+        }
+    }
+
+    /// Runs one command to completion (`+OK` or `-ERR`).
+    pub async fn run(&mut self, cmd: Pop3Command) -> Result<Reply, EngineError> {
+        let name = cmd.name();
+        let id = self.send(cmd)?;
+        loop {
+            let r = self.next_reply(name).await?;
+            if r.id == id {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Runs one command that must succeed.
+    pub async fn run_ok(&mut self, cmd: Pop3Command) -> Result<Reply, EngineError> {
+        let name = cmd.name();
+        let r = self.run(cmd).await?;
+        if !r.ok {
+            return Err(self.protocol(&format!("{name} failed: -ERR {}", r.text)));
+        }
+        Ok(r)
+    }
+
+    /// Whether commands may be sent before earlier answers arrive.
+    pub fn pipelining(&self) -> bool {
+        self.s.capabilities().pipelining()
+    }
+
+    /// QUIT: the server enters its UPDATE state and applies DELEs (RFC 1939 section 6). Returns whether it
+    /// answered `+OK`, which is the only proof that deletions were applied.
+    pub async fn quit(mut self) -> Result<bool, EngineError> {
+        let r = self.run(Pop3Command::Quit).await;
+        self.t.shutdown().await;
+        Ok(r?.ok)
+    }
+
+    async fn flush(&mut self) -> Result<(), EngineError> {
+        while let Some(tx) = self.s.poll_transmit() {
+            tracing::trace!(command = %tx.redacted, "pop3 send");
+            self.t.write_all(&tx.bytes).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&mut self, limit: std::time::Duration, during: &str) -> Result<(), EngineError> {
+        let n = self.t.read(&mut self.buf, limit, during).await?;
+        self.s.feed(self.buf.get(..n).unwrap_or_default());
+        Ok(())
+    }
+
+    fn protocol(&self, detail: &str) -> EngineError {
+        EngineError::Protocol { protocol: "POP3", addr: self.addr.clone(), detail: detail.to_string() }
+    }
+
+    fn proto_err(&self, e: Pop3Error) -> EngineError {
+        self.protocol(&e.to_string())
+    }
+}
