@@ -2,11 +2,17 @@
 //! writes its connection settings as shell assignments to the file named by `--env`, and runs until its
 //! standard input closes or it is signalled. The instance and every process of it stop when it exits.
 //!
-//! Usage: mailsync-testserver --env FILE [--profile dovecot|outlook] [--seed-demo]
+//! Usage: mailsync-testserver --env FILE [--profile dovecot|outlook] [--seed-demo] [--corpus N [--seed S]]
+//!
+//! With `--corpus N`, N generated messages (the benchmark's realistic mix) go into INBOX (70%), Archive (20%)
+//! and Sent (10%) with assorted flags. Standard input then takes commands, one per line, each answered with
+//! a line `ok ...` on standard output: `add N` (N more generated messages into INBOX), `trim` (expunge what
+//! `add` put there), `quit`.
 
-use std::io::Read;
+use std::io::{BufRead, Write};
 use std::time::{Duration, SystemTime};
 
+use mailsync_testkit::corpus::{message, SizeMix};
 use mailsync_testkit::{fixture_messages, Dovecot, DovecotOptions, Flag, Profile};
 
 fn main() {
@@ -29,6 +35,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--seed-demo") {
         seed_demo(&d)?;
     }
+    let seed: u64 = value("--seed").map(|s| s.parse()).transpose()?.unwrap_or(42);
+    let corpus: u64 = value("--corpus").map(|s| s.parse()).transpose()?.unwrap_or(0);
+    if corpus > 0 {
+        seed_corpus(&d, seed, corpus)?;
+    }
     let p = d.ports();
     let env = format!(
         "DOVECOT_DIR='{dir}'\nDOVECOT_CONF='{conf}'\nCA_FILE='{ca}'\nIMAPS_PORT={imaps}\nIMAP_PORT={imap}\n\
@@ -45,9 +56,61 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     std::fs::write(&env_file, env)?;
     // Serve until the parent closes our stdin (or kills us; the instance's process group dies with it then).
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+    let base = d.status("alice", "INBOX")?.uidnext;
+    let mut added = 0u64;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next().map(str::parse::<u64>)) {
+            (Some("add"), Some(Ok(n))) => {
+                let msgs: Vec<Vec<u8>> =
+                    (0..n).map(|i| message(seed + 1, corpus + added + i, SizeMix::Realistic)).collect();
+                let refs: Vec<(&[u8], &[Flag])> = msgs.iter().map(|m| (m.as_slice(), &[][..])).collect();
+                d.seed("alice", "INBOX", &refs)?;
+                added += n;
+                writeln!(out, "ok added {n}")?;
+            }
+            (Some("trim"), _) => {
+                let range = format!("{base}:*");
+                d.doveadm(&["expunge", "-u", "alice", "mailbox", "INBOX", "uid", &range], None)?;
+                writeln!(out, "ok trimmed")?;
+            }
+            (Some("quit"), _) => break,
+            _ => writeln!(out, "error: unknown command {line:?}")?,
+        }
+        out.flush()?;
+    }
     drop(d);
+    Ok(())
+}
+
+/// `n` generated messages: 70% INBOX, 20% Archive, 10% Sent; a third read, some flagged or answered.
+fn seed_corpus(d: &Dovecot, seed: u64, n: u64) -> Result<(), Box<dyn std::error::Error>> {
+    const CHUNK: u64 = 500;
+    let flags_for = |i: u64| -> &'static [Flag] {
+        match i % 6 {
+            0 | 1 => &[Flag::Seen],
+            2 => &[Flag::Seen, Flag::Flagged],
+            3 => &[Flag::Seen, Flag::Answered],
+            _ => &[],
+        }
+    };
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let msgs: Vec<(u64, Vec<u8>)> =
+            (start..end).map(|i| (i, message(seed, i, SizeMix::Realistic))).collect();
+        for (folder, pick) in [("INBOX", 0..7u64), ("Archive", 7..9), ("Sent", 9..10)] {
+            let refs: Vec<(&[u8], &[Flag])> = msgs
+                .iter()
+                .filter(|(i, _)| pick.contains(&(i % 10)))
+                .map(|(i, m)| (m.as_slice(), flags_for(*i)))
+                .collect();
+            d.seed("alice", folder, &refs)?;
+        }
+        start = end;
+    }
     Ok(())
 }
 
