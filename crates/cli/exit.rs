@@ -3,7 +3,7 @@
 //! interrupted.
 //!
 //! Owns the mapping from an error to its code (by the first error in the anyhow chain whose type is known:
-//! `EngineError` by its `kind()`, `StoreError`, the CLI's config and secret errors) and the text printed
+//! `EngineError` by its `kind()`, `StoreError`, the CLI's config, secret and OAuth2 errors) and the text printed
 //! on stderr: `mailsync: <message>: <cause>...` on ONE line. Must never: print anything on stdout, or
 //! print an error across several lines (scripts read the first line of stderr). RFCs: none; 130 is the
 //! shell convention 128 + SIGINT.
@@ -12,6 +12,7 @@ use mailsync_engine::{EngineError, ErrorKind};
 use mailsync_store::StoreError;
 
 use crate::config::ConfigError;
+use crate::oauth::OAuthError;
 use crate::output::StdoutError;
 use crate::secrets::SecretError;
 
@@ -64,6 +65,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
             ErrorKind::Config => USAGE,
             ErrorKind::Interrupted => INTERRUPTED,
         });
+    }
+    if let Some(e) = cause.downcast_ref::<SecretError>() {
+        return Some(e.exit_code());
+    }
+    if let Some(e) = cause.downcast_ref::<OAuthError>() {
+        return Some(e.exit_code());
     }
     if cause.is::<StoreError>() || cause.is::<StdoutError>() {
         return Some(LOCAL);

@@ -6,9 +6,11 @@
 //! print logs on stdout (stdout is for results, which scripts parse). RFCs: none here; each layer names
 //! its own.
 
+mod check;
 mod cmd;
 mod config;
 mod exit;
+mod oauth;
 mod output;
 mod presets;
 mod secrets;
@@ -59,6 +61,20 @@ enum Command {
     Account(cmd::account::AccountArgs),
     /// Sync accounts into the local store
     Sync(cmd::sync::SyncArgs),
+    /// IMAP and POP3 side by side for one account, read-only
+    Compare(cmd::compare::CompareArgs),
+    /// Sign in with OAuth2 (Outlook): `auth login NAME`
+    Auth(cmd::auth::AuthArgs),
+    /// Test an account's IMAP, POP3 and SMTP settings: a checklist with hints
+    Check(cmd::check::CheckArgs),
+    /// Query stored mail: `search from:ada date:2024-05 "analytical engine"`
+    Search(cmd::search::SearchArgs),
+    /// One stored message: headers and text, --raw bytes, --headers, --attachments DIR
+    Show(cmd::show::ShowArgs),
+    /// Write the messages a query matches as eml files, an mbox or a Maildir
+    Export(cmd::export::ExportArgs),
+    /// Per account and protocol: messages, size, folders, last sync and how it ended
+    Status(cmd::status::StatusArgs),
 }
 
 /// What every subcommand gets: the resolved global options.
@@ -84,6 +100,11 @@ impl Ctx {
             "config loaded"
         );
         Ok(config)
+    }
+
+    /// Where `mailsync auth login` keeps OAuth2 tokens: `tokens/` beside the database.
+    pub fn token_dir(&self) -> PathBuf {
+        oauth::store::dir_for_db(&self.db_path)
     }
 
     /// Where results go, honouring `--json`.
@@ -121,10 +142,18 @@ fn run(cli: Cli, verbosity: i8) -> anyhow::Result<()> {
         None => paths::default_db()?,
     };
     let ctx = Ctx { config_path, db_path, json: cli.json, verbosity };
+    secrets::set_token_dir(ctx.token_dir());
     tracing::debug!(config = %ctx.config_path.display(), db = %ctx.db_path.display(), verbosity = ctx.verbosity, "paths");
     match cli.command {
         Command::Account(args) => cmd::account::run(args, &ctx),
         Command::Sync(args) => cmd::sync::run(args, &ctx),
+        Command::Compare(args) => cmd::compare::run(args, &ctx),
+        Command::Auth(args) => cmd::auth::run(args, &ctx),
+        Command::Check(args) => cmd::check::run(args, &ctx),
+        Command::Search(args) => cmd::search::run(args, &ctx),
+        Command::Show(args) => cmd::show::run(args, &ctx),
+        Command::Export(args) => cmd::export::run(args, &ctx),
+        Command::Status(args) => cmd::status::run(args, &ctx),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Credentials at the moment a command needs them: the password from `password_command`, `password_env`
-//! or a no-echo terminal prompt, and the OAuth2 access token from `token_command`.
+//! or a no-echo terminal prompt, and the OAuth2 access token from `token_command` or, without one, from the
+//! sign-in that `mailsync auth login` stored (refreshed when it is about to expire).
 //!
 //! Owns fetching secrets and nothing else. Must never: take a secret from the command line (argv is
 //! visible to every user of the machine), log or print one (values travel as `Secret<String>`, whose
@@ -7,11 +8,36 @@
 //! secret; only its stderr is shown). No RFC: the shapes follow common mail clients (`passwordeval`).
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use mailsync_proto::Secret;
 
-use crate::config::{EffectiveAccount, PasswordSource};
+use crate::config::{paths, EffectiveAccount, PasswordSource};
+use crate::oauth::{self, OAuthError};
+
+/// Where this run keeps OAuth2 tokens: `tokens/` beside the database (set once from `--db` by `main`).
+static TOKEN_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// How long one request to the identity platform may take.
+const OAUTH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sets the token directory for this run (the first call wins).
+pub fn set_token_dir(dir: PathBuf) {
+    let _ = TOKEN_DIR.set(dir);
+}
+
+/// The token directory: as set by `main`, else beside the default database.
+pub fn token_dir() -> PathBuf {
+    match TOKEN_DIR.get() {
+        Some(d) => d.clone(),
+        None => {
+            paths::default_db().map(|db| oauth::store::dir_for_db(&db)).unwrap_or_else(|_| "tokens".into())
+        }
+    }
+}
 
 /// The most of a failed command's stderr an error message quotes.
 const STDERR_LIMIT: usize = 400;
@@ -43,12 +69,25 @@ pub enum SecretError {
     /// The terminal prompt failed.
     #[error("cannot read the password of account {account} from the terminal: {source}")]
     Prompt { account: String, source: std::io::Error },
-    /// A token is needed and `token_command` is not set.
+    /// A token is needed and neither `token_command` nor `client_id` is set.
     #[error(
         "account {account} has no token_command: run `mailsync auth login {account}`, or add \
          token_command = \"...\" to [accounts.{account}]"
     )]
     NoTokenCommand { account: String },
+    /// The stored OAuth2 sign-in could not give a token (never signed in, refused refresh, network...).
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+}
+
+impl SecretError {
+    /// The exit code (CLI.md): configuration problems are 1; an OAuth2 failure has its own.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SecretError::OAuth(e) => e.exit_code(),
+            _ => crate::exit::USAGE,
+        }
+    }
 }
 
 /// The account's password, from its configured source.
@@ -74,13 +113,27 @@ pub fn password(account: &EffectiveAccount) -> Result<Secret<String>, SecretErro
     }
 }
 
-/// A fresh OAuth2 access token from the account's `token_command`.
+/// A fresh OAuth2 access token: from the account's `token_command`, else from its stored sign-in (see
+/// `oauth::refresh`), which fails with "run `mailsync auth login NAME`" when there is none.
 pub fn access_token(account: &EffectiveAccount) -> Result<Secret<String>, SecretError> {
-    let Some(command) = &account.token_command else {
+    access_token_in(account, &token_dir())
+}
+
+/// [`access_token`] with the token directory given.
+pub fn access_token_in(
+    account: &EffectiveAccount,
+    dir: &std::path::Path,
+) -> Result<Secret<String>, SecretError> {
+    if let Some(command) = &account.token_command {
+        tracing::debug!(account = %account.name, "reading an access token from token_command");
+        return run_secret_command("token_command", &account.name, command);
+    }
+    if account.client_id.is_none() {
         return Err(SecretError::NoTokenCommand { account: account.name.clone() });
-    };
-    tracing::debug!(account = %account.name, "reading an access token from token_command");
-    run_secret_command("token_command", &account.name, command)
+    }
+    tracing::debug!(account = %account.name, "reading the access token stored by `mailsync auth login`");
+    let http = oauth::http::Http::new(OAUTH_TIMEOUT);
+    Ok(oauth::refresh::access_token(account, dir, &http)?)
 }
 
 fn from_env(account: &str, var: &str) -> Result<Secret<String>, SecretError> {
@@ -167,6 +220,8 @@ mod tests {
             token_command: token_command.map(str::to_owned),
             client_id: None,
             tenant: "common".into(),
+            scopes: oauth::scopes(None).unwrap_or_default(),
+            authority: oauth::DEFAULT_AUTHORITY.into(),
             imap: Some(EffectiveEndpoint {
                 host: "h".into(),
                 port: 993,
@@ -255,6 +310,38 @@ mod tests {
             e.err().as_deref(),
             Some("account work has no token_command: run `mailsync auth login work`, or add token_command = \"...\" to [accounts.work]")
         );
+    }
+
+    #[test]
+    fn without_token_command_the_stored_sign_in_is_used_or_asked_for() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = account(PasswordSource::Prompt, None);
+        a.client_id = Some("app".into());
+        let e = access_token_in(&a, tmp.path()).map_err(|e| (e.exit_code(), e.to_string()));
+        let (code, text) = e.err().unwrap_or_default();
+        assert_eq!(code, 1);
+        assert!(text.starts_with("account work has no stored OAuth2 sign-in ("), "{text}");
+        assert!(text.ends_with("): run `mailsync auth login work`"), "{text}");
+        // A fresh cached token is used without asking anyone.
+        let stored = oauth::store::StoredTokens {
+            version: oauth::store::VERSION,
+            account: "work".into(),
+            client_id: "app".into(),
+            tenant: "common".into(),
+            authority: oauth::DEFAULT_AUTHORITY.into(),
+            scopes: a.scopes.clone(),
+            refresh_token: "r".into(),
+            access_token: Some("cached-access".into()),
+            expires_at: Some(oauth::refresh::unix_now() + 3000),
+        };
+        let p = oauth::store::path(tmp.path(), "work");
+        oauth::store::save(&p, &stored).unwrap_or_else(|e| panic!("{e}"));
+        let t = access_token_in(&a, tmp.path()).map(|t| t.expose().clone());
+        assert_eq!(t.ok().as_deref(), Some("cached-access"));
+        // Another application's sign-in is not used.
+        a.client_id = Some("other-app".into());
+        let e = access_token_in(&a, tmp.path()).map_err(|e| e.to_string()).err().unwrap_or_default();
+        assert!(e.contains("made with another client_id: run `mailsync auth login work` again"), "{e}");
     }
 
     #[test]

@@ -170,7 +170,6 @@ struct AccountView<'a> {
     include: &'a [String],
     exclude: &'a [String],
     skip_non_mail_folders: bool,
-    connections: u16,
     leave_on_server: bool,
     delete_after_days: Option<u32>,
 }
@@ -227,7 +226,6 @@ impl<'a> AccountView<'a> {
             include: &a.imap_options.include,
             exclude: &a.imap_options.exclude,
             skip_non_mail_folders: a.imap_options.skip_non_mail_folders,
-            connections: a.imap_options.connections,
             leave_on_server: a.pop3_options.leave_on_server,
             delete_after_days: a.pop3_options.delete_after_days,
         }
@@ -294,7 +292,6 @@ fn describe(a: &EffectiveAccount) -> Vec<String> {
             ("folders", list(&o.include)),
             ("excluded", list(&o.exclude)),
             ("non-mail folders", if o.skip_non_mail_folders { "skipped" } else { "synced" }.to_owned()),
-            ("connections", o.connections.to_string()),
         ],
     );
     let p = &a.pop3_options;
@@ -343,7 +340,6 @@ IMAP (incoming):
   folders           *
   excluded          none
   non-mail folders  skipped
-  connections       1
 POP3 (incoming):
   server            pop-mail.outlook.com
   port              995

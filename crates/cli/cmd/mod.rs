@@ -4,4 +4,11 @@
 //! `secrets`, `output`). RFCs: see each command.
 
 pub mod account;
+pub mod auth;
+pub mod check;
+pub mod compare;
+pub mod export;
+pub mod search;
+pub mod show;
+pub mod status;
 pub mod sync;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mailsync_engine::compare::matching::mode_word;
 use mailsync_engine::imap::sync::{
     sync_account, AccountReport, FolderReport, ImapSyncConfig, Limits, Observer,
 };
@@ -36,6 +37,16 @@ pub struct SyncArgs {
     /// Show what would be downloaded, updated, removed and deleted, and change nothing
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    mode: ModeArgs,
+    /// POP3 on a server without UIDL: delete even though identity then rests on content hashes
+    #[arg(long)]
+    force_delete_without_uidl: bool,
+}
+
+/// POP3 mode overrides, shared by `sync` and `compare`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ModeArgs {
     /// POP3: leave every message on the server (overrides the config)
     #[arg(long, conflicts_with_all = ["delete", "delete_after_days"])]
     leave_on_server: bool,
@@ -45,9 +56,34 @@ pub struct SyncArgs {
     /// POP3: leave on the server, delete once downloaded more than N days ago (overrides the config)
     #[arg(long, value_name = "N")]
     delete_after_days: Option<u32>,
-    /// POP3 on a server without UIDL: delete even though identity then rests on content hashes
-    #[arg(long)]
-    force_delete_without_uidl: bool,
+}
+
+impl ModeArgs {
+    /// The POP3 mode: the command line's override, else the account's configuration.
+    pub fn resolve(&self, account: &EffectiveAccount) -> Pop3Mode {
+        let o = &account.pop3_options;
+        if self.leave_on_server {
+            Pop3Mode::Keep
+        } else if self.delete {
+            Pop3Mode::Delete
+        } else if let Some(days) = self.delete_after_days {
+            Pop3Mode::DeleteAfterDays(days)
+        } else {
+            match (o.leave_on_server, o.delete_after_days) {
+                (false, _) => Pop3Mode::Delete,
+                (true, Some(days)) => Pop3Mode::DeleteAfterDays(days),
+                (true, None) => Pop3Mode::Keep,
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The protocol a sync uses.
@@ -151,7 +187,8 @@ async fn sync_one(
 
 /// Outlook.com ships with IMAP and POP switched off, and without password login: say so on a refused login.
 fn with_provider_hint(e: anyhow::Error, account: &EffectiveAccount, via: Via) -> anyhow::Error {
-    let refused = e.chain().any(|c| matches!(c.downcast_ref::<EngineError>(), Some(EngineError::AuthRefused { .. })));
+    let refused =
+        e.chain().any(|c| matches!(c.downcast_ref::<EngineError>(), Some(EngineError::AuthRefused { .. })));
     let outlook = matches!(account.preset, Some("outlook" | "outlook-classic" | "office365"));
     if !(refused && outlook) {
         return e;
@@ -179,23 +216,8 @@ async fn sync_pop3(
         .as_ref()
         .with_context(|| format!("account {} has no POP3 server configured", account.name))?;
     let o = &account.pop3_options;
-    let mode = if args.leave_on_server {
-        Pop3Mode::Keep
-    } else if args.delete {
-        Pop3Mode::Delete
-    } else if let Some(days) = args.delete_after_days {
-        Pop3Mode::DeleteAfterDays(days)
-    } else {
-        match (o.leave_on_server, o.delete_after_days) {
-            (false, _) => Pop3Mode::Delete,
-            (true, Some(days)) => Pop3Mode::DeleteAfterDays(days),
-            (true, None) => Pop3Mode::Keep,
-        }
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let mode = args.mode.resolve(account);
+    let now = unix_now();
     let cfg = Pop3SyncConfig {
         account: account.name.clone(),
         endpoint: pop3.to_endpoint(),
@@ -214,14 +236,6 @@ async fn sync_pop3(
     obs.finish();
     print_pop3(out, &report, mode, args.dry_run)?;
     result.map_err(|e| anyhow::Error::new(e).context(format!("account {}", account.name)))
-}
-
-fn mode_word(mode: Pop3Mode) -> String {
-    match mode {
-        Pop3Mode::Keep => "leave on server".into(),
-        Pop3Mode::Delete => "delete after download".into(),
-        Pop3Mode::DeleteAfterDays(d) => format!("delete after {d} days"),
-    }
 }
 
 fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> anyhow::Result<()> {
@@ -332,7 +346,7 @@ async fn sync_imap(
 }
 
 /// The account's credentials, from its configured source. Never from argv.
-fn credentials(account: &EffectiveAccount) -> anyhow::Result<Credentials> {
+pub fn credentials(account: &EffectiveAccount) -> anyhow::Result<Credentials> {
     Ok(match account.auth {
         AuthMethod::Password => {
             Credentials::Password { user: account.user.clone(), password: secrets::password(account)? }
@@ -403,7 +417,7 @@ fn print_summary(out: Output, account: &str, r: &FolderReport, dry_run: bool) ->
     Ok(())
 }
 
-fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
     let mut v = n as f64;
     let mut unit = 0;

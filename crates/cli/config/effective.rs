@@ -100,8 +100,6 @@ pub struct ImapOptions {
     pub exclude: Vec<String>,
     /// Skip Exchange's Calendar, Contacts, Tasks... folders (default true).
     pub skip_non_mail_folders: bool,
-    /// Parallel connections, at least 1.
-    pub connections: u16,
 }
 
 impl Default for ImapOptions {
@@ -110,7 +108,6 @@ impl Default for ImapOptions {
             include: vec!["*".to_owned()],
             exclude: Vec::new(),
             skip_non_mail_folders: true,
-            connections: 1,
         }
     }
 }

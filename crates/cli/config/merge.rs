@@ -20,8 +20,6 @@ use super::schema::{AccountConfig, EndpointOverride, SecurityName};
 use crate::oauth;
 use crate::presets::{self, Preset, PresetEndpoint};
 
-/// Most parallel IMAP connections an account may ask for (Exchange Online allows 20 per mailbox).
-pub const MAX_CONNECTIONS: u16 = 16;
 
 /// A rejected setting: the dotted key it is about, what is wrong, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,8 +140,9 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
             ));
         }
     }
-    let scopes = oauth::scopes(cfg.scopes.as_deref())
-        .map_err(|m| Problem::new(&key("scopes"), m, "expected a list of scope strings, e.g. [\"offline_access\"]"))?;
+    let scopes = oauth::scopes(cfg.scopes.as_deref()).map_err(|m| {
+        Problem::new(&key("scopes"), m, "expected a list of scope strings, e.g. [\"offline_access\"]")
+    })?;
     let authority = oauth::authority(cfg.authority.as_deref()).map_err(|m| {
         Problem::new(
             &key("authority"),
@@ -329,18 +328,6 @@ fn imap_options(name: &str, cfg: &AccountConfig) -> Result<ImapOptions, Problem>
     if let Some(skip) = t.skip_non_mail_folders {
         options.skip_non_mail_folders = skip;
     }
-    if let Some(n) = t.connections {
-        options.connections = match u16::try_from(n) {
-            Ok(c) if (1..=MAX_CONNECTIONS).contains(&c) => c,
-            _ => {
-                return Err(Problem::new(
-                    &["accounts", name, "imap", "connections"],
-                    format!("invalid connections {n}"),
-                    format!("expected 1 to {MAX_CONNECTIONS}"),
-                ))
-            }
-        };
-    }
     Ok(options)
 }
 
@@ -424,7 +411,10 @@ mod tests {
         assert_eq!(a.tenant, "common");
         assert_eq!(a.password, PasswordSource::Prompt);
         assert_eq!(a.imap_options, ImapOptions::default());
-        assert_eq!(a.pop3_options, Pop3Options { leave_on_server: true, delete_after_days: None, apop: false });
+        assert_eq!(
+            a.pop3_options,
+            Pop3Options { leave_on_server: true, delete_after_days: None, apop: false }
+        );
     }
 
     #[test]
@@ -486,7 +476,7 @@ mod tests {
         let a = merged(
             "user = \"u\"\npassword_command = \"pass show x\"\n[accounts.a.imap]\nhost = \"127.0.0.1\"\n\
              security = \"plain\"\nallow_plaintext = true\ninclude = [\"INBOX\"]\nexclude = [\"Junk*\"]\n\
-             skip_non_mail_folders = false\nconnections = 4\n",
+             skip_non_mail_folders = false\n",
         );
         let a = a.unwrap_or_else(|p| panic!("{}", p.describe()));
         assert_eq!(a.auth, AuthMethod::Password);
@@ -508,8 +498,7 @@ mod tests {
             ImapOptions {
                 include: vec!["INBOX".into()],
                 exclude: vec!["Junk*".into()],
-                skip_non_mail_folders: false,
-                connections: 4
+                skip_non_mail_folders: false
             }
         );
         let p = merged("user = \"u\"\n[accounts.a.pop3]\nhost = \"pop.example\"\n[accounts.a.smtp]\nhost = \"s\"\nsecurity = \"tls\"\n");
@@ -551,7 +540,6 @@ mod tests {
                 "accounts.a.token_command",
                 "token_command with password authentication",
             ),
-            ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.imap]\nconnections = 0\n", "accounts.a.imap.connections", "invalid connections 0"),
             (
                 "preset = \"gmail\"\nuser = \"u\"\n[accounts.a.pop3]\nleave_on_server = false\ndelete_after_days = 3\n",
                 "accounts.a.pop3.delete_after_days",

@@ -101,8 +101,6 @@ pub struct ImapConfig {
     pub exclude: Option<Vec<String>>,
     /// Skip Calendar, Contacts, Tasks... (default true).
     pub skip_non_mail_folders: Option<bool>,
-    /// Parallel IMAP connections.
-    pub connections: Option<i64>,
 }
 
 /// `[accounts.NAME.pop3]`.

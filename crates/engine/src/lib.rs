@@ -6,6 +6,7 @@
 //! message before its local copy is durably committed, or log a credential.
 
 pub mod auth;
+pub mod compare;
 pub mod endpoint;
 pub mod error;
 pub mod imap;

@@ -1,7 +1,8 @@
 //! Insert throughput of the store: an initial sync of 5,000 synthetic messages (about 228 MB, like the
 //! reference mailbox) pushed through `apply_imap_batch` in batches of 250 into a file database (WAL,
-//! `synchronous = FULL`), compared with hashing + header indexing alone; and the planners' read of a
-//! 100,000-location mailbox.
+//! `synchronous = FULL`), with and without the full-text index (the budget: indexing costs at
+//! most 15% of initial-sync time), compared with hashing + header indexing alone; and the planners'
+//! read of a 100,000-location mailbox.
 //!
 //! Run: `cargo bench -p mailsync-store --bench insert`. Prints messages/s and MB/s (1 MB = 10^6 bytes)
 //! next to criterion's own report.
@@ -143,34 +144,45 @@ fn bench_insert(c: &mut Criterion) {
 
     let mut full = Vec::new();
     group.bench_function("apply_imap_batch_file_wal_full", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let mut store = Store::open(dir.path().join("bench.db")).expect("open");
-                let account = store.account("bench").expect("account");
-                let info = MailboxInfo {
-                    name: "INBOX".into(),
-                    delimiter: Some('/'),
-                    attributes: vec![],
-                    special_use: None,
-                };
-                let mailbox = store.upsert_mailbox(account, &info).expect("mailbox");
-                let work = batches(mailbox, &corpus);
-                let start = Instant::now();
-                for batch in work {
-                    black_box(store.apply_imap_batch(batch).expect("apply"));
-                }
-                let t = start.elapsed();
-                total += t;
-                full.push(t);
-            }
-            total
-        })
+        b.iter_custom(|iters| initial_syncs(iters, &corpus, true, &mut full))
+    });
+    let mut bare = Vec::new();
+    group.bench_function("apply_imap_batch_without_text_index", |b| {
+        b.iter_custom(|iters| initial_syncs(iters, &corpus, false, &mut bare))
     });
     group.finish();
     report("hash + index only", bytes, &mut cpu);
     report("apply_imap_batch (file, WAL, synchronous=FULL, batches of 250)", bytes, &mut full);
+    report("the same without the full-text index", bytes, &mut bare);
+    full.sort();
+    bare.sort();
+    if let (Some(with), Some(without)) = (full.get(full.len() / 2), bare.get(bare.len() / 2)) {
+        let share = (with.as_secs_f64() - without.as_secs_f64()) / with.as_secs_f64() * 100.0;
+        println!("full-text indexing: {share:.1}% of initial-sync time (median with vs without)");
+    }
+}
+
+/// `iters` initial syncs of `corpus` into fresh file stores; records each one's time in `times`.
+fn initial_syncs(iters: u64, corpus: &[Vec<u8>], text_index: bool, times: &mut Vec<Duration>) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::open(dir.path().join("bench.db")).expect("open");
+        store.set_text_index(text_index);
+        let account = store.account("bench").expect("account");
+        let info =
+            MailboxInfo { name: "INBOX".into(), delimiter: Some('/'), attributes: vec![], special_use: None };
+        let mailbox = store.upsert_mailbox(account, &info).expect("mailbox");
+        let work = batches(mailbox, corpus);
+        let start = Instant::now();
+        for batch in work {
+            black_box(store.apply_imap_batch(batch).expect("apply"));
+        }
+        let t = start.elapsed();
+        total += t;
+        times.push(t);
+    }
+    total
 }
 
 fn bench_planner_read(c: &mut Criterion) {

@@ -74,7 +74,7 @@ fn headers_only(raw: &[u8], why: String) -> HeaderIndex {
     }
 }
 
-fn from_headers(headers: &[MailHeader<'_>]) -> HeaderIndex {
+pub(crate) fn from_headers(headers: &[MailHeader<'_>]) -> HeaderIndex {
     let date_header = first(headers, "Date");
     HeaderIndex {
         message_id: headers.get_first_value("Message-ID").and_then(|v| message_ids(&v).into_iter().next()),
@@ -150,7 +150,7 @@ fn message_ids(value: &str) -> Vec<String> {
 }
 
 /// Whether one MIME part is an attachment (RFC 2183 section 2.2, or a named non-text leaf).
-fn is_attachment(part: &ParsedMail<'_>) -> bool {
+pub(crate) fn is_attachment(part: &ParsedMail<'_>) -> bool {
     let disposition = part.get_content_disposition();
     if disposition.disposition == DispositionType::Attachment {
         return true;
@@ -166,7 +166,7 @@ fn is_attachment(part: &ParsedMail<'_>) -> bool {
 
 /// Counts `multipart/` (ASCII case-insensitive) in `raw`, stopping once `stop_at` is reached. An upper
 /// bound on the number of multipart parts, and so on their nesting depth.
-fn count_multipart_mentions(raw: &[u8], stop_at: usize) -> usize {
+pub(crate) fn count_multipart_mentions(raw: &[u8], stop_at: usize) -> usize {
     const WORD: &[u8] = b"multipart";
     let mut count = 0;
     for slash in memchr::memchr_iter(b'/', raw) {

@@ -158,6 +158,7 @@ impl Store {
     pub fn apply_imap_batch(&mut self, batch: ImapBatch) -> Result<BatchOutcome> {
         let now = now();
         let mailbox = batch.mailbox;
+        let text_index = self.text_index;
         let tx = self.write_tx("an imap batch")?;
         let account = mailbox_account(&tx, mailbox)?;
         if let Some(cursor) = &batch.cursor {
@@ -183,7 +184,7 @@ impl Store {
                 out.unchanged += 1;
                 continue;
             }
-            let message = match find_or_insert(&tx, &msg.raw, now)? {
+            let message = match find_or_insert(&tx, &msg.raw, now, text_index)? {
                 Stored::Inserted(id) => {
                     out.stored += 1;
                     out.bytes += count(msg.raw.len());

@@ -2,8 +2,10 @@
 //!
 //! Owns: the database file (created 0600, WAL, `synchronous = FULL`), the schema and its migrations
 //! (/migrations/*.sql), raw messages stored byte for byte and deduplicated by SHA-256, their header
-//! index, where each message lives on each server (IMAP mailbox + UID, POP3 UIDL), the per-mailbox
-//! sync cursors, and sync run reports.
+//! index and full-text index (`index`, written in the message's transaction), where each message
+//! lives on each server (IMAP mailbox + UID, POP3 UIDL), the per-mailbox sync cursors, sync run
+//! reports, the search query language (`query`, run by `Store::search`), and writing messages out
+//! (`export`: mboxrd, Maildir, safe file names).
 //!
 //! Must never: lose or alter a message's bytes; drop a message because it cannot be parsed; panic on
 //! anything read from a server or from the database file; commit a cursor separately from the data it
@@ -16,16 +18,21 @@
 mod accounts;
 mod counts;
 mod error;
+pub mod export;
 pub mod headers;
 mod ids;
 mod imap;
+pub mod index;
 mod mailboxes;
 mod messages;
 mod migrate;
 mod outcome;
 mod pop3;
+pub mod query;
 mod runs;
+mod search;
 mod store;
+mod view;
 
 pub use counts::{AccountStatus, Counts, ProtocolStatus};
 pub use error::{Result, StoreError};
@@ -38,4 +45,6 @@ pub use migrate::schema_version;
 pub use outcome::BatchOutcome;
 pub use pop3::{NewPop3Message, Pop3Batch, Pop3LocationRow};
 pub use runs::{RunRow, RunSummary};
+pub use search::{Location, SearchHit, SearchOptions, Sort};
 pub use store::Store;
+pub use view::LocationView;

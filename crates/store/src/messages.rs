@@ -71,8 +71,10 @@ pub(crate) enum Stored {
     Inserted(MessageId),
 }
 
-/// Finds the message with these bytes, or indexes and inserts it. Part of the caller's transaction.
-pub(crate) fn find_or_insert(conn: &Connection, raw: &[u8], now: i64) -> Result<Stored> {
+/// Finds the message with these bytes, or indexes and inserts it. Part of the caller's transaction,
+/// which also gets the message's full-text index rows when `text_index` is on (it always is, except
+/// in the insert benchmark that measures what the index costs).
+pub(crate) fn find_or_insert(conn: &Connection, raw: &[u8], now: i64, text_index: bool) -> Result<Stored> {
     let hash = content_hash(raw);
     let existing = conn
         .prepare_cached("SELECT id FROM messages WHERE sha256 = ?1")
@@ -81,7 +83,13 @@ pub(crate) fn find_or_insert(conn: &Connection, raw: &[u8], now: i64) -> Result<
     if let Some(id) = existing {
         return Ok(Stored::Existing(id));
     }
-    let ix = index_message(raw);
+    // One parse gives the header index and, when the full-text index is on, the text to index.
+    let (ix, text) = if text_index {
+        let (ix, text) = crate::index::analyze(raw);
+        (ix, Some(text))
+    } else {
+        (index_message(raw), None)
+    };
     if let Some(why) = &ix.parse_error {
         tracing::debug!(sha256 = %hex::encode(hash), error = %why, "storing message with incomplete index");
     }
@@ -116,6 +124,9 @@ pub(crate) fn find_or_insert(conn: &Connection, raw: &[u8], now: i64) -> Result<
             )
         })
         .ctx(|| format!("inserting message sha256 {} ({} bytes)", hex::encode(hash), raw.len()))?;
+    if let Some(text) = &text {
+        crate::index::write_rows(conn, id, &ix, text).ctx(|| format!("indexing message {id}"))?;
+    }
     Ok(Stored::Inserted(id))
 }
 
@@ -267,11 +278,14 @@ mod tests {
     #[test]
     fn insert_then_find_dedupes_by_content() {
         let store = Store::open_in_memory().unwrap();
-        let a = find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", 1).unwrap();
+        let a = find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", 1, true).unwrap();
         let Stored::Inserted(id) = a else { panic!("{a:?}") };
-        assert_eq!(find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", 2).unwrap(), Stored::Existing(id));
+        assert_eq!(
+            find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", 2, true).unwrap(),
+            Stored::Existing(id)
+        );
         assert!(matches!(
-            find_or_insert(&store.conn, b"Subject: a\r\n\r\ny", 2).unwrap(),
+            find_or_insert(&store.conn, b"Subject: a\r\n\r\ny", 2, true).unwrap(),
             Stored::Inserted(_)
         ));
         assert_eq!(store.find_by_hash(&content_hash(b"Subject: a\r\n\r\nx")).unwrap(), Some(id));

@@ -23,16 +23,26 @@ pub(crate) struct Migration {
     pub(crate) file: &'static str,
     /// The script.
     pub(crate) sql: &'static str,
+    /// Rust run after the script, in its transaction (e.g. re-indexing stored messages).
+    pub(crate) then: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
 macro_rules! migration {
     ($file:literal) => {
-        Migration { file: $file, sql: include_str!(concat!("../../../migrations/", $file)) }
+        Migration { file: $file, sql: include_str!(concat!("../../../migrations/", $file)), then: None }
+    };
+    ($file:literal, then = $then:path) => {
+        Migration {
+            file: $file,
+            sql: include_str!(concat!("../../../migrations/", $file)),
+            then: Some($then),
+        }
     };
 }
 
 /// Every migration, in order. Index i holds the script that takes the schema from version i to i + 1.
-pub(crate) const MIGRATIONS: &[Migration] = &[migration!("0001_init.sql")];
+pub(crate) const MIGRATIONS: &[Migration] =
+    &[migration!("0001_init.sql"), migration!("0002_search_index.sql", then = crate::index::reindex_all)];
 
 /// The schema version this binary writes.
 pub fn schema_version() -> i64 {
@@ -67,6 +77,9 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<usize> {
             continue;
         }
         tx.execute_batch(migration.sql).map_err(fail)?;
+        if let Some(then) = migration.then {
+            then(&tx).map_err(fail)?;
+        }
         tx.pragma_update(None, "user_version", target).map_err(fail)?;
         tx.commit().map_err(fail)?;
         tracing::info!(file = migration.file, version = target, "applied migration");

@@ -84,6 +84,7 @@ impl Store {
     /// IMAP, or under another UIDL) only gain a location; a UIDL already stored is left alone.
     pub fn apply_pop3_batch(&mut self, account: AccountId, batch: Pop3Batch) -> Result<BatchOutcome> {
         let now = now();
+        let text_index = self.text_index;
         let tx = self.write_tx("a pop3 batch")?;
         Store::check_account(&tx, account)?;
         let mut out = BatchOutcome::default();
@@ -93,7 +94,7 @@ impl Store {
                 out.unchanged += 1;
                 continue;
             }
-            let message = match find_or_insert(&tx, &msg.raw, now)? {
+            let message = match find_or_insert(&tx, &msg.raw, now, text_index)? {
                 Stored::Inserted(id) => {
                     out.stored += 1;
                     out.bytes += u64::try_from(msg.raw.len()).unwrap_or(u64::MAX);

@@ -35,6 +35,8 @@ const STATEMENT_CACHE: usize = 64;
 pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
+    /// Whether stored messages get full-text index rows (always, except in the insert benchmark).
+    pub(crate) text_index: bool,
 }
 
 impl Store {
@@ -77,7 +79,7 @@ impl Store {
             // SQLite creates -wal/-shm with the database file's mode; tighten any left by an older run.
             tighten_companions(&path)?;
         }
-        Ok(Store { conn, path })
+        Ok(Store { conn, path, text_index: true })
     }
 
     /// The database file (":memory:" for an in-memory store).

@@ -35,7 +35,11 @@ impl TestCa {
         let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        for name in names {
+            // Always as a DNS name, even "127.0.0.1": some clients (mbsync) match the host string only.
+            params.subject_alt_names.push(SanType::DnsName(name.to_string().try_into()?));
+        }
         if loopback_ip {
             params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         }

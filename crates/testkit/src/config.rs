@@ -1,6 +1,9 @@
-//! Rendering a private `dovecot.conf`: loopback only, explicit ports, its own state, logs and users.
+//! Rendering a private `dovecot.conf`: loopback only, explicit ports, its own state, logs and users; on request
+//! the `oauth2` passdb validating locally signed tokens (XOAUTH2, OAUTHBEARER), and the LMTP listener plus the
+//! SASL auth socket a private Postfix delivers through.
 //!
-//! Facts behind the settings are in shared/design/TESTING.md (measured on Dovecot 2.3.19 here).
+//! Facts behind the settings are in shared/design/TESTING.md (measured on Dovecot 2.3.19 here). Must never:
+//! listen anywhere but 127.0.0.1.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,6 +12,11 @@ use std::path::Path;
 /// which the harness adds only when its oauth2 passdb is configured).
 pub const EXCHANGE_CAPABILITIES: &str = "IMAP4 IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE ID UNSELECT \
 CLIENTACCESSRULES CLIENTNETWORKPRESENCELOCATION BACKENDAUTHENTICATE CHILDREN IDLE NAMESPACE LITERAL+";
+
+/// Exchange Online's list as OUTLOOK.md records it, with AUTH=XOAUTH2 right after AUTH=PLAIN: what the Outlook
+/// profile advertises when the oauth2 passdb is configured.
+pub const EXCHANGE_CAPABILITIES_XOAUTH2: &str = "IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID \
+UNSELECT CLIENTACCESSRULES CLIENTNETWORKPRESENCELOCATION BACKENDAUTHENTICATE CHILDREN IDLE NAMESPACE LITERAL+";
 
 /// Which capabilities the IMAP server advertises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,9 +31,15 @@ pub enum Profile {
 impl Profile {
     /// The capability list a client sees after login, as the server sends it; `None` means Dovecot's own.
     pub fn advertised(self) -> Option<&'static str> {
-        match self {
-            Profile::Dovecot => None,
-            Profile::Outlook => Some(EXCHANGE_CAPABILITIES),
+        self.advertised_with(false)
+    }
+
+    /// Like [`Profile::advertised`], for an instance with (`oauth2`) or without the oauth2 passdb.
+    pub fn advertised_with(self, oauth2: bool) -> Option<&'static str> {
+        match (self, oauth2) {
+            (Profile::Dovecot, _) => None,
+            (Profile::Outlook, false) => Some(EXCHANGE_CAPABILITIES),
+            (Profile::Outlook, true) => Some(EXCHANGE_CAPABILITIES_XOAUTH2),
         }
     }
 }
@@ -43,6 +57,22 @@ pub(crate) struct ConfigInput<'a> {
     pub pop3: u16,
     pub pop3s: u16,
     pub profile: Profile,
+    /// Adds the oauth2 passdb (settings file `oauth2.conf`, keys under `oauth2-keys/`).
+    pub oauth2: bool,
+    /// The LMTP port, when a private Postfix delivers here; also opens the `auth-client` SASL socket for it.
+    pub lmtp: Option<u16>,
+}
+
+/// The oauth2 passdb's settings file (TESTING.md "XOAUTH2 against a real server"): tokens are JWTs checked
+/// locally against the HS256 key under `keydir` (`default/HS256/default`, base64), the user is `sub`.
+pub(crate) fn render_oauth2(keydir: &Path) -> String {
+    format!(
+        "introspection_mode = local\n\
+         local_validation_key_dict = fs:posix:prefix={}/\n\
+         username_attribute = sub\n\
+         username_format = %Ln\n",
+        keydir.display()
+    )
 }
 
 /// The special-use folders every test mailbox knows (created on demand, not automatically).
@@ -65,7 +95,7 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
          state_dir = {d}/state\n\
          log_path = {d}/log/dovecot.log\n\
          listen = 127.0.0.1\n\
-         protocols = imap pop3\n\
+         protocols = {protocols}\n\
          default_login_user = {login}\n\
          default_internal_user = {internal}\n\
          ssl = yes\n\
@@ -73,9 +103,7 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
          ssl_key = <{d}/tls/server.key\n\
          ssl_min_protocol = TLSv1.2\n\
          disable_plaintext_auth = no\n\
-         auth_mechanisms = plain login\n\
          auth_failure_delay = 0\n\
-         passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%n {d}/passwd\n}}\n\
          userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={d}/home/%n\n}}\n\
          mail_location = maildir:~/Maildir\n\
          first_valid_uid = {uid}\n\
@@ -84,17 +112,34 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
          pop3_uidl_format = %08Xu%08Xv\n\
          mail_fsync = never\n",
         instance = c.instance,
+        protocols = if c.lmtp.is_some() { "imap pop3 lmtp" } else { "imap pop3" },
         login = c.login_user,
         internal = c.internal_user,
         uid = c.mail_uid,
         gid = c.mail_gid,
     );
+    if c.oauth2 {
+        // The password passdb keeps `none` so that non-SASL lookups (LMTP, doveadm) still find users.
+        let _ = write!(
+            s,
+            "auth_mechanisms = plain login xoauth2 oauthbearer\n\
+             passdb {{\n  driver = passwd-file\n  mechanisms = plain login none\n  \
+             args = scheme=PLAIN username_format=%n {d}/passwd\n}}\n\
+             passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {d}/oauth2.conf\n}}\n"
+        );
+    } else {
+        let _ = write!(
+            s,
+            "auth_mechanisms = plain login\n\
+             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%n {d}/passwd\n}}\n"
+        );
+    }
     s.push_str("namespace inbox {\n  inbox = yes\n  separator = /\n");
     for (name, use_) in SPECIAL_USE {
         let _ = writeln!(s, "  mailbox {name} {{\n    special_use = {use_}\n  }}");
     }
     s.push_str("}\n");
-    if let Some(caps) = c.profile.advertised() {
+    if let Some(caps) = c.profile.advertised_with(c.oauth2) {
         let _ = writeln!(s, "protocol imap {{\n  imap_capability = {caps}\n}}");
     }
     let _ = write!(
@@ -110,5 +155,81 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
         pop3 = c.pop3,
         pop3s = c.pop3s,
     );
+    if let Some(lmtp) = c.lmtp {
+        // Postfix hands mail over by LMTP on loopback and asks this instance's auth service about SASL logins.
+        let _ = write!(
+            s,
+            "service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp}\n  }}\n}}\n\
+             service auth {{\n  unix_listener auth-client {{\n    mode = 0666\n  }}\n}}\n"
+        );
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(profile: Profile, oauth2: bool, lmtp: Option<u16>) -> ConfigInput<'static> {
+        ConfigInput {
+            dir: Path::new("/t"),
+            instance: "i",
+            mail_uid: 1,
+            mail_gid: 1,
+            login_user: "l",
+            internal_user: "n",
+            imap: 1,
+            imaps: 2,
+            pop3: 3,
+            pop3s: 4,
+            profile,
+            oauth2,
+            lmtp,
+        }
+    }
+
+    #[test]
+    fn oauth2_adds_the_passdb_and_keeps_none_for_lookups() {
+        let plain = render(&input(Profile::Dovecot, false, None));
+        assert!(plain.contains("auth_mechanisms = plain login\n"), "{plain}");
+        assert!(!plain.contains("oauth2"), "{plain}");
+        let oauth = render(&input(Profile::Dovecot, true, None));
+        assert!(oauth.contains("auth_mechanisms = plain login xoauth2 oauthbearer\n"), "{oauth}");
+        assert!(oauth.contains("  mechanisms = plain login none\n"), "{oauth}");
+        assert!(oauth
+            .contains("  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = /t/oauth2.conf\n"));
+        assert_eq!(
+            render_oauth2(Path::new("/t/oauth2-keys")),
+            "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix=/t/oauth2-keys/\n\
+             username_attribute = sub\nusername_format = %Ln\n"
+        );
+    }
+
+    #[test]
+    fn outlook_profile_puts_xoauth2_after_plain_only_with_oauth2() {
+        let with = render(&input(Profile::Outlook, true, None));
+        assert!(
+            with.contains("imap_capability = IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS"),
+            "{with}"
+        );
+        let without = render(&input(Profile::Outlook, false, None));
+        assert!(
+            without.contains("imap_capability = IMAP4 IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS"),
+            "{without}"
+        );
+        assert_eq!(
+            EXCHANGE_CAPABILITIES_XOAUTH2.replace(" AUTH=XOAUTH2", ""),
+            EXCHANGE_CAPABILITIES,
+            "the two lists differ only by AUTH=XOAUTH2"
+        );
+    }
+
+    #[test]
+    fn lmtp_listens_on_loopback_with_an_auth_socket() {
+        let c = render(&input(Profile::Dovecot, false, Some(2424)));
+        assert!(c.contains("protocols = imap pop3 lmtp\n"), "{c}");
+        assert!(c.contains("inet_listener lmtp {\n    address = 127.0.0.1\n    port = 2424\n"), "{c}");
+        assert!(c.contains("unix_listener auth-client {\n    mode = 0666\n"), "{c}");
+        assert!(!render(&input(Profile::Dovecot, false, None)).contains("lmtp"));
+    }
 }

@@ -62,10 +62,10 @@ pub fn message(seed: u64, i: u64, mix: SizeMix) -> Vec<u8> {
     let subject = words(&mut rng, 4).replace('\n', " ");
     let from = WORDS[usize::try_from(rng.range(0, 32)).unwrap_or(0)];
     let (text_words, attachment) = match mix {
-        SizeMix::Small => (rng.range(100, 1000), 0),
+        SizeMix::Small => (rng.range(60, 450), 0),
         SizeMix::Realistic => {
             let big = rng.range(0, 50) == 0;
-            (rng.range(200, 2200), if big { rng.range(100_000, 2_000_000) } else { 0 })
+            (rng.range(120, 1200), if big { rng.range(100_000, 2_000_000) } else { 0 })
         }
     };
     let body = words(&mut rng, usize::try_from(text_words).unwrap_or(0));

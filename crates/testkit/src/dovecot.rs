@@ -1,4 +1,5 @@
-//! One private Dovecot instance: start, ports, CA, logs, stop.
+//! One private Dovecot instance: start, ports, CA, logs, stop; optionally its oauth2 passdb (XOAUTH2 with
+//! locally signed tokens) and an LMTP listener plus SASL socket for a private Postfix.
 
 use std::fs;
 use std::net::TcpStream;
@@ -12,7 +13,8 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::certs::TestCa;
-use crate::config::{render, ConfigInput, Profile};
+use crate::config::{render, render_oauth2, ConfigInput, Profile};
+use crate::oauth2;
 use crate::system::{binaries, chown_tree, free_port, identity, Binaries, Identity};
 use crate::HarnessError;
 
@@ -23,11 +25,21 @@ pub struct DovecotOptions {
     pub profile: Profile,
     /// `(user, password)` pairs; each gets an empty Maildir.
     pub users: Vec<(String, String)>,
+    /// Adds the `oauth2` passdb: XOAUTH2 and OAUTHBEARER logins with tokens from [`Dovecot::mint_token`]
+    /// (and, in the Outlook profile, AUTH=XOAUTH2 in the capability list where Exchange has it).
+    pub oauth2: bool,
+    /// Adds an LMTP listener on 127.0.0.1 and an auth socket for SASL: what [`crate::Postfix`] needs.
+    pub lmtp: bool,
 }
 
 impl Default for DovecotOptions {
     fn default() -> Self {
-        DovecotOptions { profile: Profile::Dovecot, users: vec![("alice".into(), "alice-secret-1".into())] }
+        DovecotOptions {
+            profile: Profile::Dovecot,
+            users: vec![("alice".into(), "alice-secret-1".into())],
+            oauth2: false,
+            lmtp: false,
+        }
     }
 }
 
@@ -49,6 +61,8 @@ pub struct Ports {
     pub pop3s: u16,
     /// POP3 in the clear, offering STLS (110's role).
     pub pop3: u16,
+    /// LMTP in the clear, when the instance was started with `lmtp: true`.
+    pub lmtp: Option<u16>,
 }
 
 /// A running private Dovecot. Dropping it stops every process it started.
@@ -60,6 +74,8 @@ pub struct Dovecot {
     ca: TestCa,
     profile: Profile,
     users: Vec<(String, String)>,
+    pub(crate) oauth2: bool,
+    pub(crate) oauth2_key: Vec<u8>,
     pub(crate) bins: Binaries,
     pub(crate) ident: Identity,
 }
@@ -117,8 +133,25 @@ impl Dovecot {
             chown_tree(&home, ident.mail_uid, ident.mail_gid)?;
             set_mode(&home, 0o700)?;
         }
-        let ports =
-            Ports { imaps: free_port()?, imap: free_port()?, pop3s: free_port()?, pop3: free_port()? };
+        let oauth2_key = oauth2::new_key()?;
+        if opts.oauth2 {
+            let key_file = oauth2::key_file(&root);
+            let mut dir = root.join(oauth2::KEY_DIR);
+            mkdir(&dir)?;
+            for sub in ["default", "HS256"] {
+                dir = dir.join(sub);
+                mkdir(&dir)?;
+            }
+            write(&key_file, oauth2::key_file_content(&oauth2_key).as_bytes())?;
+            write(&root.join("oauth2.conf"), render_oauth2(&root.join(oauth2::KEY_DIR)).as_bytes())?;
+        }
+        let ports = Ports {
+            imaps: free_port()?,
+            imap: free_port()?,
+            pop3s: free_port()?,
+            pop3: free_port()?,
+            lmtp: if opts.lmtp { Some(free_port()?) } else { None },
+        };
         let instance = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let conf = render(&ConfigInput {
             dir: &root,
@@ -132,6 +165,8 @@ impl Dovecot {
             pop3: ports.pop3,
             pop3s: ports.pop3s,
             profile: opts.profile,
+            oauth2: opts.oauth2,
+            lmtp: ports.lmtp,
         });
         let conf_path = root.join("dovecot.conf");
         write(&conf_path, conf.as_bytes())?;
@@ -155,6 +190,8 @@ impl Dovecot {
             ca,
             profile: opts.profile,
             users: opts.users.clone(),
+            oauth2: opts.oauth2,
+            oauth2_key,
             bins,
             ident,
         };
@@ -164,7 +201,8 @@ impl Dovecot {
 
     fn wait_ready(&mut self) -> Result<(), HarnessError> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let ports = [self.ports.imaps, self.ports.imap, self.ports.pop3s, self.ports.pop3];
+        let mut ports = vec![self.ports.imaps, self.ports.imap, self.ports.pop3s, self.ports.pop3];
+        ports.extend(self.ports.lmtp);
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -175,7 +213,13 @@ impl Dovecot {
                     });
                 }
             }
-            if ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok()) {
+            // The TCP listeners, and the unix sockets through which logins and doveadm reach the auth
+            // service: under load the latter can lag behind the former.
+            let run = self.dir.path().join("run");
+            let sockets_up = ["auth-userdb", "auth-login", "auth-master"]
+                .iter()
+                .all(|s| std::os::unix::net::UnixStream::connect(run.join(s)).is_ok());
+            if sockets_up && ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -207,6 +251,11 @@ impl Dovecot {
     /// The instance's directory (config, logs, Maildirs).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+    /// The SASL socket a private Postfix asks about logins (`smtpd_sasl_type = dovecot`); it exists when the
+    /// instance was started with `lmtp: true`.
+    pub fn auth_socket(&self) -> PathBuf {
+        self.dir.path().join("run/auth-client")
     }
     /// The generated `dovecot.conf`.
     pub fn config_path(&self) -> PathBuf {

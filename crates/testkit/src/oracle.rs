@@ -34,11 +34,25 @@ pub fn connect_tls(ca_pem: &str, port: u16) -> Result<Tls, HarnessError> {
         .map_err(err)?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = ServerName::try_from("localhost").map_err(err)?;
-    let conn = ClientConnection::new(Arc::new(config), name).map_err(err)?;
-    let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(err)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).map_err(err)?;
-    Ok(BufReader::new(StreamOwned::new(conn, tcp)))
+    let config = Arc::new(config);
+    // A freshly started server under load may reset a connection or two: retry those, nothing else.
+    let mut last = None;
+    for _ in 0..5 {
+        let name = ServerName::try_from("localhost").map_err(err)?;
+        let conn = ClientConnection::new(config.clone(), name).map_err(err)?;
+        let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(err)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).map_err(err)?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        match stream.conn.complete_io(&mut stream.sock) {
+            Ok(_) => return Ok(BufReader::new(stream)),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                last = Some(e);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Err(err(last.map(|e| e.to_string()).unwrap_or_default()))
 }
 
 fn line(s: &mut Tls) -> Result<Vec<u8>, HarnessError> {

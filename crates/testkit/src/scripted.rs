@@ -110,6 +110,15 @@ impl ScriptedServer {
         ScriptedServer::start(ca, true, |c, _| script(c))
     }
 
+    /// Serves `n` connections one after the other with TLS from the first byte using `ca`, each with `script`.
+    pub fn tls_many_with(
+        ca: TestCa,
+        n: usize,
+        script: impl Fn(Conn) + Send + 'static,
+    ) -> Result<ScriptedServer, HarnessError> {
+        ScriptedServer::start_many(ca, true, n, move |c, _| script(c))
+    }
+
     /// Serves one plain connection; the script gets the CA to upgrade with [`Conn::start_tls`].
     pub fn plain(
         script: impl FnOnce(Conn, &TestCa) + Send + 'static,

@@ -93,11 +93,21 @@ fn create_mail_user() -> Result<User, HarnessError> {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago. Start-up retries with new ports if another process takes it.
+/// Never hands out the same port twice in one process, so that instances started at the same moment by
+/// parallel tests cannot be given one port between them (the kernel may offer a just-probed port again).
 pub(crate) fn free_port() -> Result<u16, HarnessError> {
-    let l =
-        TcpListener::bind("127.0.0.1:0").map_err(HarnessError::io("binding a probe port", "127.0.0.1:0"))?;
-    let port = l.local_addr().map_err(HarnessError::io("reading probe port", "127.0.0.1:0"))?.port();
-    Ok(port)
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .map_err(HarnessError::io("binding a probe port", "127.0.0.1:0"))?;
+        let port = l.local_addr().map_err(HarnessError::io("reading probe port", "127.0.0.1:0"))?.port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(HarnessError::System("no free port on 127.0.0.1 after 100 tries".into()))
 }
 
 /// Gives `path` (recursively) to the mail user.

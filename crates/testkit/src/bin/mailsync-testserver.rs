@@ -10,10 +10,9 @@
 //! `add` put there), `quit`.
 
 use std::io::{BufRead, Write};
-use std::time::{Duration, SystemTime};
 
 use mailsync_testkit::corpus::{message, SizeMix};
-use mailsync_testkit::{fixture_messages, Dovecot, DovecotOptions, Flag, Profile};
+use mailsync_testkit::{Dovecot, DovecotOptions, Flag, Profile};
 
 fn main() {
     if let Err(e) = run() {
@@ -33,7 +32,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let d = Dovecot::start(DovecotOptions::with_profile(profile))?;
     if args.iter().any(|a| a == "--seed-demo") {
-        seed_demo(&d)?;
+        mailsync_testkit::seed_demo(&d)?;
     }
     let seed: u64 = value("--seed").map(|s| s.parse()).transpose()?.unwrap_or(42);
     let corpus: u64 = value("--corpus").map(|s| s.parse()).transpose()?.unwrap_or(0);
@@ -111,36 +110,5 @@ fn seed_corpus(d: &Dovecot, seed: u64, n: u64) -> Result<(), Box<dyn std::error:
         }
         start = end;
     }
-    Ok(())
-}
-
-/// The demo mailbox: INBOX, Sent and Archive from the fixture corpus, some read, some flagged.
-fn seed_demo(d: &Dovecot) -> Result<(), Box<dyn std::error::Error>> {
-    let all = fixture_messages()?;
-    let day = Duration::from_secs(86_400);
-    let base = SystemTime::now() - day * 60;
-    let mut inbox = Vec::new();
-    let mut sent = Vec::new();
-    let mut archive = Vec::new();
-    for (i, (name, raw)) in all.iter().enumerate() {
-        let flags: &[Flag] = match i % 4 {
-            0 => &[Flag::Seen],
-            1 => &[],
-            2 => &[Flag::Seen, Flag::Flagged],
-            _ => &[Flag::Seen, Flag::Answered],
-        };
-        let when = Some(base + day * u32::try_from(i).unwrap_or(0));
-        let slot = if name.starts_with("23") || name.starts_with("02") {
-            &mut sent
-        } else if name.starts_with("03") || name.starts_with("17") || name.starts_with("24") {
-            &mut archive
-        } else {
-            &mut inbox
-        };
-        slot.push((raw.as_slice(), flags, when));
-    }
-    d.seed_dated("alice", "INBOX", inbox)?;
-    d.seed_dated("alice", "Sent", sent)?;
-    d.seed_dated("alice", "Archive", archive)?;
     Ok(())
 }

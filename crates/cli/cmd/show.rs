@@ -1,0 +1,263 @@
+//! `mailsync show ID [--raw|--headers] [--attachments DIR]`: one stored message.
+//!
+//! Owns: printing a message for a person (its main headers decoded, where it is stored, its readable
+//! text: plain text, or HTML turned into text, and the list of attachments), `--raw` (the exact stored
+//! bytes), `--headers` (the stored header block, as is), `--attachments DIR` (each attachment saved
+//! under a safe name: no directories, no `..`, never overwriting: `name-1.ext`...), and `--json`.
+//! ID is the number `search` prints, or a Message-ID.
+//!
+//! Must never: write anything but results on stdout (with `--raw`, nothing but the message's bytes);
+//! write outside DIR or over an existing file; print control characters of a message to a terminal
+//! (except with `--raw`/`--headers`, which promise the stored bytes). RFC 5322 (header block), RFC 2183
+//! (attachment names, via the store's index).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use mailsync_store::export::{create_dir, safe_file_name, write_unique};
+use mailsync_store::index::{attachment_content, header_block, readable};
+use mailsync_store::{MessageId, Store};
+use serde::Serialize;
+
+use super::search::{open_store, rfc3339, JsonLocation};
+use crate::output::StdoutError;
+use crate::Ctx;
+
+/// Arguments of `mailsync show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The message: the id `search` prints, or a Message-ID
+    id: String,
+    /// Print the exact stored bytes
+    #[arg(long, conflicts_with_all = ["headers", "attachments"])]
+    raw: bool,
+    /// Print the stored header block as it is
+    #[arg(long, conflicts_with = "attachments")]
+    headers: bool,
+    /// Save the attachments into DIR (created 0700 if missing) instead of printing the message
+    #[arg(long, value_name = "DIR")]
+    attachments: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    let store = open_store(ctx)?;
+    let id = resolve(&store, &args.id)?;
+    let raw = store.raw(id).with_context(|| format!("reading message {id}"))?;
+    let mut out = io::stdout().lock();
+    if args.raw {
+        out.write_all(&raw).map_err(StdoutError::from)?;
+        return Ok(out.flush().map_err(StdoutError::from)?);
+    }
+    if args.headers {
+        out.write_all(header_block(&raw)).map_err(StdoutError::from)?;
+        return Ok(out.flush().map_err(StdoutError::from)?);
+    }
+    if let Some(dir) = &args.attachments {
+        return save_attachments(&raw, dir, ctx, &mut out);
+    }
+    let row = store.message(id)?;
+    let locations = store.locations(id)?;
+    let text = readable(&raw);
+    if ctx.json {
+        let value = JsonMessage {
+            id: id.get(),
+            message_id: row.message_id.as_deref(),
+            date: row.date.map(rfc3339),
+            from: row.from.as_deref(),
+            to: row.to.as_deref(),
+            cc: row.cc.as_deref(),
+            subject: row.subject.as_deref(),
+            size: row.size,
+            sha256: row.sha256_hex(),
+            locations: locations.iter().map(JsonLocation::new).collect(),
+            text: &text.body,
+            attachments: text
+                .attachments
+                .iter()
+                .map(|a| JsonAttachment {
+                    part: a.part,
+                    name: a.name.as_deref(),
+                    mime_type: &a.mime_type,
+                    size: a.size,
+                })
+                .collect(),
+        };
+        serde_json::to_writer(&mut out, &value).map_err(io::Error::from).map_err(StdoutError::from)?;
+        out.write_all(b"\n").map_err(StdoutError::from)?;
+        return Ok(out.flush().map_err(StdoutError::from)?);
+    }
+    let terminal = io::stdout().is_terminal();
+    let mut lines = Vec::new();
+    let mut field = |name: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            lines.push(format!("{name:<12}{}", clean(v, terminal)));
+        }
+    };
+    field("Date:", row.date_header.as_deref());
+    field("From:", row.from.as_deref());
+    field("To:", row.to.as_deref());
+    field("Cc:", row.cc.as_deref());
+    field("Subject:", row.subject.as_deref());
+    field("Message-ID:", row.message_id.as_deref().map(|m| format!("<{m}>")).as_deref());
+    for l in &locations {
+        let place = match (&l.folder, l.uid, &l.uidl) {
+            (Some(folder), Some(uid), _) => format!("{} imap {folder} uid {uid}", l.account),
+            (_, _, Some(uidl)) => format!(
+                "{} pop3 uidl {uidl}{}",
+                l.account,
+                if l.deleted_on_server { " (deleted on the server)" } else { "" }
+            ),
+            _ => format!("{} {}", l.account, l.protocol),
+        };
+        let flags = if l.flags.is_empty() { String::new() } else { format!(" [{}]", l.flags.join(" ")) };
+        lines.push(format!("{:<12}{}{flags}", "Stored:", clean(&place, terminal)));
+    }
+    lines.push(format!("{:<12}{} bytes, id {id}, sha256 {}", "Size:", row.size, row.sha256_hex()));
+    lines.push(String::new());
+    lines.push(clean_text(&text.body, terminal));
+    if !text.attachments.is_empty() {
+        lines.push(String::new());
+        lines.push("Attachments:".to_owned());
+        for a in &text.attachments {
+            let name = a.name.as_deref().map_or_else(|| "(no name)".to_owned(), |n| clean(n, terminal));
+            lines.push(format!("  [{}] {name}  {}  {}", a.part, a.mime_type, human_size(a.size)));
+        }
+    }
+    for line in lines {
+        writeln!(out, "{line}").map_err(StdoutError::from)?;
+    }
+    Ok(out.flush().map_err(StdoutError::from)?)
+}
+
+/// The message for `id`: a number as printed by `search`, else a Message-ID (with or without `<>`).
+fn resolve(store: &Store, id: &str) -> anyhow::Result<MessageId> {
+    if let Ok(n) = id.trim().parse::<i64>() {
+        return Ok(MessageId::new(n));
+    }
+    store
+        .find_by_message_id_and_hash(id, None)?
+        .into_iter()
+        .next()
+        .with_context(|| format!("no stored message has Message-ID {id}"))
+}
+
+fn save_attachments(
+    raw: &[u8],
+    dir: &std::path::Path,
+    ctx: &Ctx,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let list = readable(raw).attachments;
+    if list.is_empty() {
+        eprintln!("mailsync: the message has no attachments");
+        return Ok(());
+    }
+    create_dir(dir)?;
+    for a in &list {
+        let Some(content) = attachment_content(raw, a.part) else { continue };
+        let name = safe_file_name(a.name.as_deref(), &format!("attachment-{}", a.part));
+        let path = write_unique(dir, &name, &content)?;
+        if ctx.json {
+            let v = SavedAttachment {
+                part: a.part,
+                name: a.name.as_deref(),
+                path: &path.to_string_lossy(),
+                size: content.len(),
+            };
+            serde_json::to_writer(&mut *out, &v).map_err(io::Error::from).map_err(StdoutError::from)?;
+            out.write_all(b"\n").map_err(StdoutError::from)?;
+        } else {
+            writeln!(
+                out,
+                "{} ({})",
+                path.display(),
+                human_size(u64::try_from(content.len()).unwrap_or(u64::MAX))
+            )
+            .map_err(StdoutError::from)?;
+        }
+    }
+    Ok(out.flush().map_err(StdoutError::from)?)
+}
+
+/// A header value for a terminal: control characters become spaces.
+fn clean(s: &str, terminal: bool) -> String {
+    if terminal {
+        s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Body text for a terminal: control characters other than newline and tab are dropped (no escape
+/// sequences from a message reach the terminal).
+fn clean_text(s: &str, terminal: bool) -> String {
+    if terminal {
+        s.chars().filter(|&c| !c.is_control() || c == '\n' || c == '\t').collect()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// `2.4 KB`, `1.5 MB` (powers of 1024), `512 B`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("TB"))
+}
+
+#[derive(Debug, Serialize)]
+struct JsonAttachment<'a> {
+    part: usize,
+    name: Option<&'a str>,
+    mime_type: &'a str,
+    size: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct SavedAttachment<'a> {
+    part: usize,
+    name: Option<&'a str>,
+    path: &'a str,
+    size: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonMessage<'a> {
+    id: i64,
+    message_id: Option<&'a str>,
+    date: Option<String>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    cc: Option<&'a str>,
+    subject: Option<&'a str>,
+    size: u64,
+    sha256: String,
+    locations: Vec<JsonLocation<'a>>,
+    text: &'a str,
+    attachments: Vec<JsonAttachment<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_cleaning() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(2_458), "2.4 KB");
+        assert_eq!(human_size(1_584_237), "1.5 MB");
+        assert_eq!(clean("a\x1b[31mb", true), "a [31mb");
+        assert_eq!(clean_text("a\x1b]0;x\x07\nb\tc", true), "a]0;x\nb\tc");
+        assert_eq!(clean_text("a\x1bb", false), "a\x1bb");
+    }
+}
