@@ -57,7 +57,10 @@ fn the_demo_scenario_compare_numbers_at_every_step() {
         })
     );
     let c = compare(&w, &[]);
-    assert_eq!((c["pop3"]["mode"].as_str(), c["pop3"]["next_delete_on_server"].as_u64()), (Some("leave on server"), Some(0)));
+    assert_eq!(
+        (c["pop3"]["mode"].as_str(), c["pop3"]["next_delete_on_server"].as_u64()),
+        (Some("leave on server"), Some(0))
+    );
 
     // 1. IMAP mirror: everything stored, nothing left to download over IMAP; POP3 has not downloaded anything.
     w.sync_json(&[]);

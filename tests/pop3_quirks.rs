@@ -25,7 +25,11 @@ fn maildrop(mut c: Conn, uidl: bool, deletes: Arc<Mutex<Vec<String>>>) {
         let arg = line.split(' ').nth(1).and_then(|n| n.parse::<usize>().ok());
         if up.starts_with("CAPA") {
             c.send(format!("+OK\r\n{caps}.\r\n").as_bytes());
-        } else if up.starts_with("USER") || up.starts_with("PASS") || up.starts_with("RSET") || up.starts_with("NOOP") {
+        } else if up.starts_with("USER")
+            || up.starts_with("PASS")
+            || up.starts_with("RSET")
+            || up.starts_with("NOOP")
+        {
             c.send(b"+OK\r\n");
         } else if up.starts_with("UIDL") && uidl {
             let mut r = String::from("+OK\r\n");

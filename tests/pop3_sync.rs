@@ -23,7 +23,8 @@ fn pop3(w: &World, args: &[&str]) -> serde_json::Value {
 fn seed_fixtures(w: &World) -> usize {
     let all = fixture_messages().unwrap();
     let flags: [&[Flag]; 3] = [&[Flag::Seen], &[], &[Flag::Flagged]];
-    let v: Vec<(&[u8], &[Flag])> = all.iter().enumerate().map(|(i, (_, m))| (m.as_slice(), flags[i % 3])).collect();
+    let v: Vec<(&[u8], &[Flag])> =
+        all.iter().enumerate().map(|(i, (_, m))| (m.as_slice(), flags[i % 3])).collect();
     w.dovecot.seed("alice", "INBOX", &v).unwrap();
     v.len()
 }
@@ -38,13 +39,20 @@ fn keep_mode_downloads_byte_exact_and_leaves_the_server_unchanged() {
     oracle.quit().unwrap();
 
     let s = pop3(&w, &["--leave-on-server"]);
-    assert_eq!((s["listed"].as_u64(), s["new"].as_u64(), s["deleted_on_server"].as_u64()), (Some(n as u64), Some(n as u64), Some(0)));
+    assert_eq!(
+        (s["listed"].as_u64(), s["new"].as_u64(), s["deleted_on_server"].as_u64()),
+        (Some(n as u64), Some(n as u64), Some(0))
+    );
     let stored = stored_pop3(&w.db());
     assert_eq!(stored.len(), server.len());
     for (uidl, bytes) in &server {
         assert!(stored[uidl] == *bytes, "uidl {uidl}: stored bytes differ from RETR");
     }
-    assert_eq!(common::server_flags(&w.dovecot, "INBOX"), flags_before, "flags (\\Seen) changed on the server");
+    assert_eq!(
+        common::server_flags(&w.dovecot, "INBOX"),
+        flags_before,
+        "flags (\\Seen) changed on the server"
+    );
 
     let again = pop3(&w, &[]);
     assert_eq!((again["new"].as_u64(), again["bytes"].as_u64()), (Some(0), Some(0)));
@@ -69,7 +77,10 @@ fn delete_mode_empties_the_server_and_keeps_everything_locally() {
     for (uidl, bytes) in &server {
         assert!(stored[uidl] == *bytes, "uidl {uidl} lost or changed");
     }
-    let marked = count(&w.db(), "SELECT count(*) FROM locations WHERE protocol = 'pop3' AND deleted_on_server_at IS NOT NULL");
+    let marked = count(
+        &w.db(),
+        "SELECT count(*) FROM locations WHERE protocol = 'pop3' AND deleted_on_server_at IS NOT NULL",
+    );
     assert_eq!(marked, n as i64);
 }
 
@@ -103,7 +114,10 @@ fn dry_run_changes_neither_server_nor_store() {
     let w = World::new(Profile::Dovecot);
     let n = seed_fixtures(&w);
     let s = pop3(&w, &["--delete", "--dry-run"]);
-    assert_eq!((s["new"].as_u64(), s["deleted_on_server"].as_u64(), s["dry_run"].as_bool()), (Some(n as u64), Some(n as u64), Some(true)));
+    assert_eq!(
+        (s["new"].as_u64(), s["deleted_on_server"].as_u64(), s["dry_run"].as_bool()),
+        (Some(n as u64), Some(n as u64), Some(true))
+    );
     assert_eq!(w.dovecot.status("alice", "INBOX").unwrap().messages as usize, n);
     assert!(!w.db().exists());
 }
@@ -140,7 +154,10 @@ fn imap_then_pop3_stores_each_message_once_with_two_locations() {
     assert_eq!(count(&w.db(), "SELECT count(*) FROM locations WHERE protocol = 'imap'"), n);
     assert_eq!(count(&w.db(), "SELECT count(*) FROM locations WHERE protocol = 'pop3'"), n);
     assert_eq!(
-        count(&w.db(), "SELECT count(*) FROM (SELECT message_id FROM locations GROUP BY message_id HAVING count(*) = 2)"),
+        count(
+            &w.db(),
+            "SELECT count(*) FROM (SELECT message_id FROM locations GROUP BY message_id HAVING count(*) = 2)"
+        ),
         n
     );
 }
@@ -215,7 +232,9 @@ fn sigkill_during_delete_mode_never_loses_a_message() {
         let corpus = messages(7 + round, N, SizeMix::Small);
         round += 1;
         let next = w.dovecot.status("alice", "INBOX").unwrap().uidnext;
-        w.dovecot.seed("alice", "INBOX", &corpus.iter().map(|m| (m.as_slice(), &[][..])).collect::<Vec<_>>()).unwrap();
+        w.dovecot
+            .seed("alice", "INBOX", &corpus.iter().map(|m| (m.as_slice(), &[][..])).collect::<Vec<_>>())
+            .unwrap();
         universe.extend(next..next + u32::try_from(N).unwrap());
     };
     reseed(&w, &mut universe);
@@ -238,7 +257,8 @@ fn sigkill_during_delete_mode_never_loses_a_message() {
         let on_server: std::collections::BTreeSet<u32> =
             w.dovecot.messages("alice", "INBOX").unwrap().into_iter().map(|m| m.uid).collect();
         let local = stored_uids(&w);
-        let missing: Vec<_> = universe.iter().filter(|u| !on_server.contains(u) && !local.contains(u)).collect();
+        let missing: Vec<_> =
+            universe.iter().filter(|u| !on_server.contains(u) && !local.contains(u)).collect();
         assert!(missing.is_empty(), "lost after a kill: {missing:?}");
     }
     let done = spawn_pop3_delete(&w).wait().unwrap();

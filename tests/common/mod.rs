@@ -151,7 +151,10 @@ pub fn stored_pop3(db: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut st = c
         .prepare("SELECT l.uidl, m.raw FROM locations l JOIN messages m ON m.id = l.message_id WHERE l.protocol = 'pop3'")
         .unwrap();
-    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))).unwrap().map(Result::unwrap).collect()
+    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// A one-value SQL query on the test database.

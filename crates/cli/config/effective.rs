@@ -104,11 +104,7 @@ pub struct ImapOptions {
 
 impl Default for ImapOptions {
     fn default() -> Self {
-        ImapOptions {
-            include: vec!["*".to_owned()],
-            exclude: Vec::new(),
-            skip_non_mail_folders: true,
-        }
+        ImapOptions { include: vec!["*".to_owned()], exclude: Vec::new(), skip_non_mail_folders: true }
     }
 }
 

@@ -20,7 +20,6 @@ use super::schema::{AccountConfig, EndpointOverride, SecurityName};
 use crate::oauth;
 use crate::presets::{self, Preset, PresetEndpoint};
 
-
 /// A rejected setting: the dotted key it is about, what is wrong, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -328,6 +327,19 @@ fn imap_options(name: &str, cfg: &AccountConfig) -> Result<ImapOptions, Problem>
     if let Some(skip) = t.skip_non_mail_folders {
         options.skip_non_mail_folders = skip;
     }
+    // Bad folder patterns are a config error, reported with the file and line, not a surprise at sync time.
+    for (key, patterns) in [("include", &options.include), ("exclude", &options.exclude)] {
+        let empty: &[String] = &[];
+        let (inc, exc) =
+            if key == "include" { (patterns.as_slice(), empty) } else { (empty, patterns.as_slice()) };
+        if let Err(e) = mailsync_engine::imap::FolderFilter::new(inc, exc, true) {
+            return Err(Problem::new(
+                &["accounts", name, "imap", key],
+                e.to_string().trim_start_matches("configuration: ").to_string(),
+                "patterns use * and ? (and [...]), e.g. \"Archive/*\"",
+            ));
+        }
+    }
     Ok(options)
 }
 
@@ -515,6 +527,11 @@ mod tests {
             ("preset = \"gmail\"\n", "accounts.a", "no user"),
             ("preset = \"gmail\"\nuser = \" \"\n", "accounts.a.user", "empty value"),
             ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.imap]\nport = 0\n", "accounts.a.imap.port", "invalid port 0"),
+            (
+                "preset = \"gmail\"\nuser = \"u\"\n[accounts.a.imap]\nexclude = [\"Archive[\"]\n",
+                "accounts.a.imap.exclude",
+                "invalid folder pattern \"Archive[\": Pattern syntax error near position 7: invalid range pattern",
+            ),
             ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.pop3]\nport = 65536\n", "accounts.a.pop3.port", "invalid port 65536"),
             ("preset = \"gmail\"\nuser = \"u\"\n[accounts.a.smtp]\nport = -1\n", "accounts.a.smtp.port", "invalid port -1"),
             (

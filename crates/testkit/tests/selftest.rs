@@ -44,7 +44,8 @@ fn imaps_and_pop3s_trust_only_the_generated_ca_and_see_seeded_mail() {
 fn a_client_trusting_another_ca_is_refused() {
     let d = Dovecot::start_default().unwrap();
     let other = mailsync_testkit::TestCa::generate("someone else").unwrap();
-    let e = mailsync_testkit::oracle::connect_tls(&other.ca_pem, d.ports().imaps).expect_err("handshake must fail");
+    let e = mailsync_testkit::oracle::connect_tls(&other.ca_pem, d.ports().imaps)
+        .expect_err("handshake must fail");
     assert!(e.to_string().contains("invalid peer certificate"), "{e}");
 }
 

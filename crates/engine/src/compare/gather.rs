@@ -32,7 +32,11 @@ pub async fn imap_view(
 ) -> Result<(Vec<String>, Vec<ImapEntry>), EngineError> {
     let mut c = ImapClient::connect(ep, creds, max_response).await?;
     let caps = c.capabilities().await?;
-    let list = Command::List { reference: String::new(), pattern: "*".into(), return_special_use: caps.has("SPECIAL-USE") };
+    let list = Command::List {
+        reference: String::new(),
+        pattern: "*".into(),
+        return_special_use: caps.has("SPECIAL-USE"),
+    };
     let mut folders = Vec::new();
     for u in c.run_ok(list).await? {
         let Untagged::List(item) = u else { continue };
@@ -53,7 +57,8 @@ pub async fn imap_view(
     folders.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
     let mut entries = Vec::new();
     for folder in &folders {
-        let data = c.run_ok(Command::Examine { mailbox: folder.clone(), condstore: false, qresync: None }).await?;
+        let data =
+            c.run_ok(Command::Examine { mailbox: folder.clone(), condstore: false, qresync: None }).await?;
         let mut uidvalidity = None;
         let mut exists = 0;
         for u in data {
@@ -76,7 +81,8 @@ pub async fn imap_view(
         for u in c.run_ok(cmd).await? {
             let Untagged::Fetch(f) = u else { continue };
             let Some(uid) = f.uid else { continue };
-            let flags: Vec<String> = f.flags.as_deref().unwrap_or_default().iter().map(|x| x.to_string()).collect();
+            let flags: Vec<String> =
+                f.flags.as_deref().unwrap_or_default().iter().map(|x| x.to_string()).collect();
             entries.push(ImapEntry {
                 folder: folder.clone(),
                 uidvalidity,
@@ -92,13 +98,23 @@ pub async fn imap_view(
 }
 
 /// The INBOX as POP3 shows it: UIDL, size, Message-ID (from `TOP n 0`). Ends with RSET and QUIT.
-pub async fn pop3_view(ep: &Endpoint, creds: &Credentials, max_message: usize) -> Result<Vec<Pop3Entry>, EngineError> {
+pub async fn pop3_view(
+    ep: &Endpoint,
+    creds: &Credentials,
+    max_message: usize,
+) -> Result<Vec<Pop3Entry>, EngineError> {
     let mut c = Pop3Client::connect(ep, creds, max_message).await?;
     let addr = ep.addr();
-    let bad = |e: mailsync_proto::pop3::Pop3Error| EngineError::Protocol { protocol: "POP3", addr: addr.clone(), detail: e.to_string() };
+    let bad = |e: mailsync_proto::pop3::Pop3Error| EngineError::Protocol {
+        protocol: "POP3",
+        addr: addr.clone(),
+        detail: e.to_string(),
+    };
     let uidl = c.run(Pop3Command::Uidl(None)).await?;
     let uidls: std::collections::HashMap<SeqNum, Uidl> = match (uidl.ok, uidl.body) {
-        (true, Some(b)) => parse_uidl_listings(&b).map_err(bad)?.into_iter().map(|l| (l.msg, l.uidl)).collect(),
+        (true, Some(b)) => {
+            parse_uidl_listings(&b).map_err(bad)?.into_iter().map(|l| (l.msg, l.uidl)).collect()
+        }
         _ => Default::default(),
     };
     let list = c.run_ok(Pop3Command::List(None)).await?;
@@ -128,7 +144,12 @@ pub async fn pop3_view(ep: &Endpoint, creds: &Credentials, max_message: usize) -
                 mid = r.body.as_deref().and_then(message_id);
             }
         }
-        entries.push(Pop3Entry { msg: s.msg, uidl: uidls.get(&s.msg).cloned(), size: s.size, message_id: mid });
+        entries.push(Pop3Entry {
+            msg: s.msg,
+            uidl: uidls.get(&s.msg).cloned(),
+            size: s.size,
+            message_id: mid,
+        });
     }
     c.run_ok(Pop3Command::Rset).await?;
     c.quit().await?;

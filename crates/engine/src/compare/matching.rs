@@ -191,7 +191,8 @@ pub fn compare(s: &Snapshot, mode: Pop3Mode, now: i64) -> Comparison {
     locals.dedup();
     // Nodes: IMAP entries, then POP3 entries, then stored messages.
     let (ni, np) = (s.imap.len(), pop3.len());
-    let local_node: HashMap<MessageId, usize> = locals.iter().enumerate().map(|(i, m)| (*m, ni + np + i)).collect();
+    let local_node: HashMap<MessageId, usize> =
+        locals.iter().enumerate().map(|(i, m)| (*m, ni + np + i)).collect();
     let mut g = Groups((0..ni + np + locals.len()).collect());
 
     let mut by_imap: HashMap<(&str, u32, u32), MessageId> = HashMap::new();
@@ -313,11 +314,15 @@ pub fn compare(s: &Snapshot, mode: Pop3Mode, now: i64) -> Comparison {
         c.via_imap = tally(|v| v.imap);
     }
     if let Some(entries) = &s.pop3 {
-        let mut side = Pop3Side { folders: vec!["INBOX".into()], mode: mode_word(mode), ..Pop3Side::default() };
+        let mut side =
+            Pop3Side { folders: vec!["INBOX".into()], mode: mode_word(mode), ..Pop3Side::default() };
         let mut known: HashMap<Uidl, Known> = HashMap::new();
         for l in s.local.iter().filter(|l| l.protocol == Protocol::Pop3) {
             if let Some(u) = &l.uidl {
-                known.insert(u.clone(), Known { downloaded_at: l.downloaded_at, deleted_on_server_at: l.deleted_on_server_at });
+                known.insert(
+                    u.clone(),
+                    Known { downloaded_at: l.downloaded_at, deleted_on_server_at: l.deleted_on_server_at },
+                );
             }
         }
         for e in entries {
@@ -333,7 +338,9 @@ pub fn compare(s: &Snapshot, mode: Pop3Mode, now: i64) -> Comparison {
         let mut after = known.clone();
         for e in entries {
             if let Some(u) = &e.uidl {
-                after.entry(u.clone()).or_insert(Known { downloaded_at: Some(now), deleted_on_server_at: None });
+                after
+                    .entry(u.clone())
+                    .or_insert(Known { downloaded_at: Some(now), deleted_on_server_at: None });
             }
         }
         let listing: Vec<Listed> =

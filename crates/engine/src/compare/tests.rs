@@ -20,7 +20,12 @@ fn imap(folder: &str, uid: u32, flags: &[&str], mid: Option<&str>) -> ImapEntry 
 }
 
 fn pop(msg: u32, uidl: &str, mid: Option<&str>) -> Pop3Entry {
-    Pop3Entry { msg: SeqNum::try_from(msg).unwrap(), uidl: Some(Uidl::new(uidl).unwrap()), size: 100, message_id: mid.map(str::to_string) }
+    Pop3Entry {
+        msg: SeqNum::try_from(msg).unwrap(),
+        uidl: Some(Uidl::new(uidl).unwrap()),
+        size: 100,
+        message_id: mid.map(str::to_string),
+    }
 }
 
 fn local_imap(m: i64, folder: &str, uid: u32, mid: Option<&str>) -> LocationView {
@@ -63,7 +68,11 @@ fn dovecot_uidl(uid: u32) -> String {
 fn fresh_account_nothing_stored() {
     let s = Snapshot {
         imap_folders: Some(vec!["INBOX".into(), "Sent".into()]),
-        imap: vec![imap("INBOX", 1, &["\\Seen"], Some("a")), imap("INBOX", 2, &[], Some("b")), imap("Sent", 1, &["\\Seen"], Some("c"))],
+        imap: vec![
+            imap("INBOX", 1, &["\\Seen"], Some("a")),
+            imap("INBOX", 2, &[], Some("b")),
+            imap("Sent", 1, &["\\Seen"], Some("c")),
+        ],
         pop3: Some(vec![pop(1, &dovecot_uidl(1), Some("a")), pop(2, &dovecot_uidl(2), Some("b"))]),
         local: vec![],
     };

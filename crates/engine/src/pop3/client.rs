@@ -58,7 +58,11 @@ pub enum PasswordMethod {
 
 impl Pop3Client {
     /// Connects, reads the greeting, upgrades with STLS when configured, and logs in.
-    pub async fn connect(ep: &Endpoint, creds: &Credentials, max_message: usize) -> Result<Pop3Client, EngineError> {
+    pub async fn connect(
+        ep: &Endpoint,
+        creds: &Credentials,
+        max_message: usize,
+    ) -> Result<Pop3Client, EngineError> {
         Pop3Client::connect_with(ep, creds, max_message, PasswordMethod::Auto).await
     }
 
@@ -160,7 +164,10 @@ impl Pop3Client {
                 }
                 if caps.supports_sasl(&Mechanism::Plain) {
                     let ir = sasl::plain(user, password).map_err(|e| EngineError::Config(e.to_string()))?;
-                    let cmd = Pop3Command::Auth { mechanism: Mechanism::Plain, initial: InitialResponse::AfterContinuation(ir) };
+                    let cmd = Pop3Command::Auth {
+                        mechanism: Mechanism::Plain,
+                        initial: InitialResponse::AfterContinuation(ir),
+                    };
                     return self.auth(cmd, user).await;
                 }
                 Err(self.protocol("server offers neither USER nor SASL PLAIN for a password login"))
@@ -168,7 +175,10 @@ impl Pop3Client {
             Credentials::OAuth2 { user, token } => {
                 let ir = sasl::xoauth2(user, token).map_err(|e| EngineError::Config(e.to_string()))?;
                 // Outlook accepts only the two-step form: AUTH XOAUTH2, "+", then the response.
-                let cmd = Pop3Command::Auth { mechanism: Mechanism::XOAuth2, initial: InitialResponse::AfterContinuation(ir) };
+                let cmd = Pop3Command::Auth {
+                    mechanism: Mechanism::XOAuth2,
+                    initial: InitialResponse::AfterContinuation(ir),
+                };
                 self.auth(cmd, user).await
             }
         }
@@ -210,7 +220,13 @@ impl Pop3Client {
             Some(ResponseCode::Auth) => (text, "; [AUTH]: the credentials were refused".to_string()),
             _ => (text, String::new()),
         };
-        Err(EngineError::AuthRefused { protocol: "POP3", user: user.to_string(), addr: self.addr.clone(), text, hint })
+        Err(EngineError::AuthRefused {
+            protocol: "POP3",
+            user: user.to_string(),
+            addr: self.addr.clone(),
+            text,
+            hint,
+        })
     }
 
     /// The capabilities from the last CAPA.

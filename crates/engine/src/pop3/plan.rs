@@ -51,13 +51,16 @@ pub struct DownloadPlan {
 /// Messages to download: those whose UIDL the store does not know. Without UIDL every message is listed for
 /// download and deduplicated by content afterwards.
 pub fn plan_download(listing: &[Listed], known: &HashMap<Uidl, Known>) -> DownloadPlan {
-    let download = listing.iter().filter(|l| l.uidl.as_ref().is_none_or(|u| !known.contains_key(u))).cloned().collect();
+    let download =
+        listing.iter().filter(|l| l.uidl.as_ref().is_none_or(|u| !known.contains_key(u))).cloned().collect();
     let listed: HashSet<&Uidl> = listing.iter().filter_map(|l| l.uidl.as_ref()).collect();
     let has_uidl = !listed.is_empty() || listing.is_empty();
     let mut vanished: Vec<Uidl> = if has_uidl {
         known
             .iter()
-            .filter(|(u, k)| k.deleted_on_server_at.is_none() && k.downloaded_at.is_some() && !listed.contains(u))
+            .filter(|(u, k)| {
+                k.deleted_on_server_at.is_none() && k.downloaded_at.is_some() && !listed.contains(u)
+            })
             .map(|(u, _)| u.clone())
             .collect()
     } else {
@@ -142,7 +145,8 @@ mod tests {
     #[test]
     fn deletion_table() {
         let now = 100 * DAY;
-        let listing = [l(1, Some("old")), l(2, Some("recent")), l(3, Some("new-uncommitted")), l(4, Some("edge"))];
+        let listing =
+            [l(1, Some("old")), l(2, Some("recent")), l(3, Some("new-uncommitted")), l(4, Some("edge"))];
         let kn = known(&[
             ("old", k(Some(now - 30 * DAY), None)),
             ("recent", k(Some(now - 2 * DAY), None)),
@@ -153,7 +157,11 @@ mod tests {
             ("classic delete: every committed copy", Pop3Mode::Delete, vec!["old", "recent", "edge"]),
             ("after 14 days: old and the exact edge", Pop3Mode::DeleteAfterDays(14), vec!["old", "edge"]),
             ("after 60 days: none", Pop3Mode::DeleteAfterDays(60), vec![]),
-            ("after 0 days: every committed copy", Pop3Mode::DeleteAfterDays(0), vec!["old", "recent", "edge"]),
+            (
+                "after 0 days: every committed copy",
+                Pop3Mode::DeleteAfterDays(0),
+                vec!["old", "recent", "edge"],
+            ),
         ];
         for (name, mode, want) in rows {
             assert_eq!(uidls(&plan_deletions(&listing, &kn, mode, now, false)), want, "{name}");

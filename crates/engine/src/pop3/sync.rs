@@ -124,12 +124,17 @@ async fn finish(
     store.call(move |s| s.finish_run(run, &summary)).await
 }
 
-async fn known_uidls(store: &mut StoreHandle, account: Option<AccountId>) -> Result<HashMap<Uidl, Known>, EngineError> {
+async fn known_uidls(
+    store: &mut StoreHandle,
+    account: Option<AccountId>,
+) -> Result<HashMap<Uidl, Known>, EngineError> {
     let Some(a) = account else { return Ok(HashMap::new()) };
     let rows = store.call(move |s| s.pop3_known_uidls(a)).await?;
     Ok(rows
         .into_iter()
-        .map(|(u, r)| (u, Known { downloaded_at: r.downloaded_at, deleted_on_server_at: r.deleted_on_server_at }))
+        .map(|(u, r)| {
+            (u, Known { downloaded_at: r.downloaded_at, deleted_on_server_at: r.deleted_on_server_at })
+        })
         .collect())
 }
 
@@ -140,7 +145,9 @@ async fn run_once(
     account: Option<AccountId>,
     report: &mut Pop3Report,
 ) -> Result<(), EngineError> {
-    let mut c = Pop3Client::connect_with(&cfg.endpoint, &cfg.credentials, cfg.max_message, cfg.password_method).await?;
+    let mut c =
+        Pop3Client::connect_with(&cfg.endpoint, &cfg.credentials, cfg.max_message, cfg.password_method)
+            .await?;
     let account = match account {
         Some(a) => Some(a),
         None => {
@@ -184,7 +191,8 @@ async fn run_once(
             .filter(|l| cfg.force_delete_without_uidl && l.uidl.is_some())
             .collect()
     };
-    let mut to_delete = plan_deletions(&deletable, &known_after, cfg.mode, cfg.now, cfg.force_delete_without_uidl);
+    let mut to_delete =
+        plan_deletions(&deletable, &known_after, cfg.mode, cfg.now, cfg.force_delete_without_uidl);
     if cfg.dry_run {
         // A dry run deletes nothing; it reports what the mode would delete, counting messages it would download.
         if cfg.mode == Pop3Mode::Delete {
@@ -228,7 +236,11 @@ async fn list(c: &mut Pop3Client) -> Result<Vec<Listed>, EngineError> {
     let uidl = c.run(Pop3Command::Uidl(None)).await?;
     let uidls: HashMap<SeqNum, Uidl> = match (uidl.ok, uidl.body) {
         (true, Some(body)) => parse_uidl_listings(&body)
-            .map_err(|e| EngineError::Protocol { protocol: "POP3", addr: String::new(), detail: e.to_string() })?
+            .map_err(|e| EngineError::Protocol {
+                protocol: "POP3",
+                addr: String::new(),
+                detail: e.to_string(),
+            })?
             .into_iter()
             .map(|l| (l.msg, l.uidl))
             .collect(),
@@ -236,9 +248,15 @@ async fn list(c: &mut Pop3Client) -> Result<Vec<Listed>, EngineError> {
     };
     let list = c.run_ok(Pop3Command::List(None)).await?;
     let body = list.body.unwrap_or_default();
-    let scans = parse_scan_listings(&body)
-        .map_err(|e| EngineError::Protocol { protocol: "POP3", addr: String::new(), detail: e.to_string() })?;
-    Ok(scans.into_iter().map(|s| Listed { msg: s.msg, uidl: uidls.get(&s.msg).cloned(), size: s.size }).collect())
+    let scans = parse_scan_listings(&body).map_err(|e| EngineError::Protocol {
+        protocol: "POP3",
+        addr: String::new(),
+        detail: e.to_string(),
+    })?;
+    Ok(scans
+        .into_iter()
+        .map(|s| Listed { msg: s.msg, uidl: uidls.get(&s.msg).cloned(), size: s.size })
+        .collect())
 }
 
 /// A UIDL made from content, for servers without UIDL: `sha256:` and 60 hex digits (within RFC 1939's 70).
@@ -326,7 +344,11 @@ async fn download(
 /// break comes back over POP3 with one added, while LIST (Dovecot) still counts the original size. When the
 /// answer is exactly LIST's size plus that CRLF and the store already holds the bytes without it (from IMAP),
 /// those are the message's bytes: one message, two locations, not two copies.
-async fn same_bytes_as_stored(store: &mut StoreHandle, l: &Listed, body: Bytes) -> Result<Bytes, EngineError> {
+async fn same_bytes_as_stored(
+    store: &mut StoreHandle,
+    l: &Listed,
+    body: Bytes,
+) -> Result<Bytes, EngineError> {
     let len = u64::try_from(body.len()).unwrap_or(u64::MAX);
     if len != l.size + 2 || !body.ends_with(b"\r\n") {
         return Ok(body);
