@@ -155,3 +155,74 @@ fn broken_and_odd_messages_are_stored_and_indexed_as_far_as_they_go() {
     assert_eq!(find(&store, "half"), 1);
     assert_eq!(find(&store, "subject:unterminated"), 1);
 }
+
+/// Random queries over the language's special characters: parsing never panics, and every query
+/// that parses runs (its SQL always prepares and its FTS5 expression is always valid).
+#[test]
+fn every_query_that_parses_runs() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mb = mailbox(&mut store, "a", "INBOX");
+    let mut b = ImapBatch::new(mb);
+    b.new.push(new_imap(1, WITH_EVERYTHING.to_vec()));
+    store.apply_imap_batch(b).unwrap();
+    let pieces = [
+        " ",
+        " ",
+        "(",
+        ")",
+        "\"",
+        "-",
+        "*",
+        ":",
+        "or ",
+        "and ",
+        "not ",
+        "from:",
+        "subject:",
+        "folder:",
+        "flag:",
+        "date:",
+        "size:",
+        "via:",
+        "has:",
+        "id:",
+        "zebra",
+        "a",
+        "é",
+        "議事",
+        "録",
+        "..",
+        ">",
+        "1K",
+        "2024-05-06",
+        "%",
+        "_",
+        "\\",
+        "'",
+        "{",
+        "}",
+        "^",
+        "NEAR",
+        "+",
+        "\u{0}",
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut parsed = 0;
+    for _ in 0..3_000 {
+        let mut q = String::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = 1 + (state % 8);
+        for i in 0..len {
+            let k = usize::try_from((state >> (i * 5)) % u64::try_from(pieces.len()).unwrap()).unwrap();
+            q.push_str(pieces[k]);
+        }
+        let Ok(query) = Query::parse(&q) else { continue };
+        parsed += 1;
+        if let Err(e) = store.search(&query, &SearchOptions::default(), |_| Ok::<_, StoreError>(())) {
+            panic!("{q:?} parsed but failed to run: {e}");
+        }
+    }
+    assert!(parsed > 500, "only {parsed} of 3000 random queries parsed");
+}

@@ -57,12 +57,13 @@ pub fn html_to_text(html: &str) -> String {
     let bytes = html.as_bytes();
     let mut pos = 0;
     while pos < html.len() {
-        let Some(lt) = memchr::memchr(b'<', &bytes[pos..]).map(|i| pos + i) else {
-            out.push_text(&html[pos..]);
+        // Every position below is just after an ASCII byte ('<', '>', "-->"), so a character boundary.
+        let Some(lt) = memchr::memchr(b'<', bytes.get(pos..).unwrap_or_default()).map(|i| pos + i) else {
+            out.push_text(html.get(pos..).unwrap_or_default());
             break;
         };
-        out.push_text(&html[pos..lt]);
-        let rest = &html[lt..];
+        out.push_text(html.get(pos..lt).unwrap_or_default());
+        let rest = html.get(lt..).unwrap_or_default();
         if let Some(comment) = rest.strip_prefix("<!--") {
             // A comment ends at the first "-->"; an unclosed one runs to the end.
             pos = comment.find("-->").map_or(html.len(), |i| lt + 4 + i + 3);
@@ -282,5 +283,27 @@ mod tests {
         assert_eq!(html_to_text("<p title=\"unclosed>text"), "");
         assert_eq!(html_to_text(""), "");
         assert_eq!(html_to_text("<<<>>>"), "<<<>>>");
+    }
+
+    #[test]
+    fn random_markup_never_panics() {
+        let pieces = [
+            "<", ">", "</", "<!--", "-->", "\"", "'", "&", "&amp;", ";", "p", "script", "pre", "é", "議",
+            " ", "\n", "#x",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut doc = String::new();
+            for _ in 0..12 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let k = usize::try_from(state % u64::try_from(pieces.len()).unwrap()).unwrap();
+                doc.push_str(pieces[k]);
+            }
+            let text = html_to_text(&doc);
+            // Tags only remove text; entities only shorten it; "- " per list item is all that is added.
+            assert!(text.len() <= doc.len(), "{doc:?} -> {text:?}");
+        }
     }
 }

@@ -186,7 +186,10 @@ fn columns(field: TextField) -> &'static [&'static str] {
 /// An FTS5 phrase for `text` (accents folded as the index folds them, quoted with `"` doubled),
 /// limited to the field's columns, with `*` for a prefix match.
 fn phrase(field: TextField, text: &str, prefix: bool) -> String {
-    let text = fold_accents(text);
+    // FTS5 reads a NUL as the end of its query: control characters (never part of a token) become
+    // spaces.
+    let cleaned: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text = fold_accents(&cleaned);
     let quoted = format!("\"{}\"{}", text.replace('"', "\"\""), if prefix { " *" } else { "" });
     match field {
         TextField::Any => quoted,
@@ -194,10 +197,10 @@ fn phrase(field: TextField, text: &str, prefix: bool) -> String {
     }
 }
 
-/// `text` with LIKE's wildcards and the escape character escaped (for `ESCAPE '\'`).
+/// `text` with LIKE's wildcards and the escape character escaped (for `ESCAPE '\'`), NUL as a space.
 fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in text.chars().map(|c| if c == '\0' { ' ' } else { c }) {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
