@@ -32,6 +32,7 @@ fn imap(uid: u32, raw: Vec<u8>, flags: &[&str]) -> NewImapMessage {
         internaldate: None,
         modseq: None,
         raw,
+        prepared: None,
     }
 }
 
@@ -63,8 +64,8 @@ fn build(dir: &Path) -> PathBuf {
     store.apply_imap_batch(b).unwrap();
     let pop = Pop3Batch {
         new: vec![
-            NewPop3Message { uidl: Uidl::new("u-one").unwrap(), raw: fixture(1) },
-            NewPop3Message { uidl: Uidl::new("u-23").unwrap(), raw: fixture(23) },
+            NewPop3Message { uidl: Uidl::new("u-one").unwrap(), raw: fixture(1), prepared: None },
+            NewPop3Message { uidl: Uidl::new("u-23").unwrap(), raw: fixture(23), prepared: None },
         ],
     };
     store.apply_pop3_batch(work, pop).unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{CertificateError, ClientConfig, RootCertStore};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -22,11 +22,15 @@ use tokio_rustls::TlsConnector;
 use crate::endpoint::{Endpoint, Security};
 use crate::EngineError;
 
+/// Bytes read from the socket at a time under TLS. rustls itself asks for 4 KiB per read; a buffer between
+/// it and the socket turns a 200 MB mailbox's 50,000 receive calls into about 3,000.
+const TLS_READ_BUFFER: usize = 64 * 1024;
+
 /// A connected stream, encrypted or not.
 #[derive(Debug)]
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<BufReader<TcpStream>>>),
 }
 
 impl AsyncRead for Stream {
@@ -92,7 +96,9 @@ impl Transport {
         let config = tls_config(&ep)?;
         let name = ServerName::try_from(ep.host.clone())
             .map_err(|e| EngineError::Config(format!("invalid TLS server name {:?}: {e}", ep.host)))?;
-        let handshake = TlsConnector::from(config).connect(name, tcp);
+        // Buffering starts only now: nothing read before the handshake can be left in a buffer.
+        let handshake =
+            TlsConnector::from(config).connect(name, BufReader::with_capacity(TLS_READ_BUFFER, tcp));
         let tls = match tokio::time::timeout(ep.timeouts.connect, handshake).await {
             Err(_) => {
                 return Err(EngineError::Timeout {

@@ -94,6 +94,7 @@ fn batches(mailbox: mailsync_store::MailboxId, corpus: &[Vec<u8>]) -> Vec<ImapBa
                         internaldate: Some(1_727_776_800),
                         modseq: None,
                         raw: raw.clone(),
+                        prepared: None,
                     });
                 }
             }
@@ -201,6 +202,7 @@ fn bench_planner_read(c: &mut Criterion) {
                     internaldate: None,
                     modseq: None,
                     raw: format!("Subject: {n}\r\n\r\n{n}").into_bytes(),
+                    prepared: None,
                 });
             }
         }

@@ -112,6 +112,7 @@ fn build(path: &std::path::Path) -> Store {
                 internaldate: None,
                 modseq: None,
                 raw: message(n, &words, &mut rng),
+                prepared: None,
             });
         }
         b.cursor = UidValidity::try_from(1u32).ok().map(|uidvalidity| MailboxCursor {

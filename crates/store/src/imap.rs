@@ -37,6 +37,9 @@ pub struct NewImapMessage {
     pub modseq: Option<ModSeq>,
     /// BODY[] exactly as the server sent it.
     pub raw: Vec<u8>,
+    /// Its hash and index, computed off the writer thread ([`crate::Prepared::new`]); `None`: the store
+    /// computes them.
+    pub prepared: Option<crate::Prepared>,
 }
 
 /// Where a mailbox's sync stands once a batch is committed.
@@ -184,7 +187,7 @@ impl Store {
                 out.unchanged += 1;
                 continue;
             }
-            let message = match find_or_insert(&tx, &msg.raw, now, text_index)? {
+            let message = match find_or_insert(&tx, &msg.raw, msg.prepared.as_ref(), now, text_index)? {
                 Stored::Inserted(id) => {
                     out.stored += 1;
                     out.bytes += count(msg.raw.len());

@@ -40,7 +40,7 @@ pub use headers::{index_message, HeaderIndex};
 pub use ids::{AccountId, MailboxId, MessageId, Protocol, RunId};
 pub use imap::{normalize_flags, ImapBatch, MailboxCursor, NewImapMessage, ResetOutcome};
 pub use mailboxes::{MailboxInfo, MailboxRow};
-pub use messages::{content_hash, MessageRow};
+pub use messages::{content_hash, MessageRow, Prepared};
 pub use migrate::schema_version;
 pub use outcome::BatchOutcome;
 pub use pop3::{NewPop3Message, Pop3Batch, Pop3LocationRow};

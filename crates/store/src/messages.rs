@@ -74,8 +74,48 @@ pub(crate) enum Stored {
 /// Finds the message with these bytes, or indexes and inserts it. Part of the caller's transaction,
 /// which also gets the message's full-text index rows when `text_index` is on (it always is, except
 /// in the insert benchmark that measures what the index costs).
-pub(crate) fn find_or_insert(conn: &Connection, raw: &[u8], now: i64, text_index: bool) -> Result<Stored> {
-    let hash = content_hash(raw);
+/// A message made ready for the store away from the writer: its hash, header index and searchable text, from
+/// one parse. The sync engine prepares messages on the network side, so that the single store writer only
+/// does SQLite work while the next messages arrive.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    hash: [u8; 32],
+    len: usize,
+    index: crate::HeaderIndex,
+    text: crate::index::IndexedText,
+}
+
+/// Two preparations are equal when they were made from the same bytes.
+impl PartialEq for Prepared {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.len == other.len
+    }
+}
+impl Eq for Prepared {}
+
+impl Prepared {
+    /// Hashes and analyses `raw` (never fails: what cannot be parsed is noted in the index).
+    pub fn new(raw: &[u8]) -> Prepared {
+        let (index, text) = crate::index::analyze(raw);
+        Prepared { hash: content_hash(raw), len: raw.len(), index, text }
+    }
+
+    /// The SHA-256 of the bytes it was made from.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+}
+
+pub(crate) fn find_or_insert(
+    conn: &Connection,
+    raw: &[u8],
+    prepared: Option<&Prepared>,
+    now: i64,
+    text_index: bool,
+) -> Result<Stored> {
+    // A preparation made from other bytes (a caller's mistake) is ignored rather than trusted.
+    let prepared = prepared.filter(|p| p.len == raw.len());
+    let hash = prepared.map_or_else(|| content_hash(raw), |p| p.hash);
     let existing = conn
         .prepare_cached("SELECT id FROM messages WHERE sha256 = ?1")
         .and_then(|mut s| s.query_row([&hash[..]], |r| r.get::<_, MessageId>(0)).optional())
@@ -84,11 +124,14 @@ pub(crate) fn find_or_insert(conn: &Connection, raw: &[u8], now: i64, text_index
         return Ok(Stored::Existing(id));
     }
     // One parse gives the header index and, when the full-text index is on, the text to index.
-    let (ix, text) = if text_index {
-        let (ix, text) = crate::index::analyze(raw);
-        (ix, Some(text))
-    } else {
-        (index_message(raw), None)
+    let (ix, text) = match (prepared, text_index) {
+        (Some(p), true) => (p.index.clone(), Some(p.text.clone())),
+        (Some(p), false) => (p.index.clone(), None),
+        (None, true) => {
+            let (ix, text) = crate::index::analyze(raw);
+            (ix, Some(text))
+        }
+        (None, false) => (index_message(raw), None),
     };
     if let Some(why) = &ix.parse_error {
         tracing::debug!(sha256 = %hex::encode(hash), error = %why, "storing message with incomplete index");
@@ -278,14 +321,14 @@ mod tests {
     #[test]
     fn insert_then_find_dedupes_by_content() {
         let store = Store::open_in_memory().unwrap();
-        let a = find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", 1, true).unwrap();
+        let a = find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", None, 1, true).unwrap();
         let Stored::Inserted(id) = a else { panic!("{a:?}") };
         assert_eq!(
-            find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", 2, true).unwrap(),
+            find_or_insert(&store.conn, b"Subject: a\r\n\r\nx", None, 2, true).unwrap(),
             Stored::Existing(id)
         );
         assert!(matches!(
-            find_or_insert(&store.conn, b"Subject: a\r\n\r\ny", 2, true).unwrap(),
+            find_or_insert(&store.conn, b"Subject: a\r\n\r\ny", None, 2, true).unwrap(),
             Stored::Inserted(_)
         ));
         assert_eq!(store.find_by_hash(&content_hash(b"Subject: a\r\n\r\nx")).unwrap(), Some(id));

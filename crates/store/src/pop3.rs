@@ -26,6 +26,9 @@ pub struct NewPop3Message {
     pub uidl: Uidl,
     /// The message exactly as received, with dot-stuffing and the final "." line removed.
     pub raw: Vec<u8>,
+    /// Its hash and index, computed off the writer thread ([`crate::Prepared::new`]); `None`: the store
+    /// computes them.
+    pub prepared: Option<crate::Prepared>,
 }
 
 /// Messages downloaded in one step of a POP3 sync. Applied in one transaction.
@@ -94,7 +97,7 @@ impl Store {
                 out.unchanged += 1;
                 continue;
             }
-            let message = match find_or_insert(&tx, &msg.raw, now, text_index)? {
+            let message = match find_or_insert(&tx, &msg.raw, msg.prepared.as_ref(), now, text_index)? {
                 Stored::Inserted(id) => {
                     out.stored += 1;
                     out.bytes += u64::try_from(msg.raw.len()).unwrap_or(u64::MAX);

@@ -49,6 +49,7 @@ fn imap(n: u32, raw: Vec<u8>, flags: &[&str]) -> NewImapMessage {
         internaldate: None,
         modseq: None,
         raw,
+        prepared: None,
     }
 }
 

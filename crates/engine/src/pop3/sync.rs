@@ -15,7 +15,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use mailsync_proto::pop3::{parse_scan_listings, parse_uidl_listings, Pop3Command};
 use mailsync_proto::{SeqNum, Uidl};
-use mailsync_store::{content_hash, AccountId, NewPop3Message, Pop3Batch, Protocol, RunId, RunSummary};
+use mailsync_store::{
+    content_hash, AccountId, NewPop3Message, Pop3Batch, Prepared, Protocol, RunId, RunSummary,
+};
 
 use super::client::{PasswordMethod, Pop3Client};
 use super::plan::{plan_deletions, plan_download, Known, Listed, Pop3Mode};
@@ -323,7 +325,10 @@ async fn download(
         let len = raw.len();
         report.bytes += u64::try_from(len).unwrap_or(u64::MAX);
         obs.message_fetched(u64::try_from(len).unwrap_or(u64::MAX));
-        batch.new.push(NewPop3Message { uidl, raw: raw.to_vec() });
+        // Hash and index here, on the network side, while the writer thread does SQLite work.
+        let raw = raw.to_vec();
+        let prepared = Some(Prepared::new(&raw));
+        batch.new.push(NewPop3Message { uidl, raw, prepared });
         batch_bytes += len;
         if batch.new.len() >= cfg.batch_messages || batch_bytes >= cfg.batch_bytes {
             let full = std::mem::take(&mut batch);

@@ -38,11 +38,12 @@ pub fn new_imap(n: u32, raw: Vec<u8>) -> NewImapMessage {
         internaldate: Some(1_727_776_800),
         modseq: None,
         raw,
+        prepared: None,
     }
 }
 
 pub fn new_pop3(id: &str, raw: Vec<u8>) -> NewPop3Message {
-    NewPop3Message { uidl: uidl(id), raw }
+    NewPop3Message { uidl: uidl(id), raw, prepared: None }
 }
 
 pub fn cursor(validity: u32, next: u32) -> Option<MailboxCursor> {
