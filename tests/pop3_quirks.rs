@@ -95,7 +95,7 @@ fn a_server_that_keeps_deleted_messages_causes_no_duplicates() {
     assert_eq!(count(&w.db(), "SELECT count(*) FROM locations"), 3);
     let stored: Vec<Vec<u8>> = {
         let c = w.store();
-        let mut st = c.prepare("SELECT raw FROM messages ORDER BY id").unwrap();
+        let mut st = c.prepare("SELECT raw FROM message_bodies ORDER BY message_id").unwrap();
         st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(stored, MSGS.iter().map(|m| m.to_vec()).collect::<Vec<_>>(), "dot-unstuffed, byte-exact");

@@ -106,7 +106,7 @@ pub fn stored(db: &Path, folder: &str) -> BTreeMap<u32, (String, Vec<u8>)> {
     let mut st = c
         .prepare(
             "SELECT l.uid, l.flags, m.raw FROM locations l JOIN mailboxes b ON b.id = l.mailbox_id
-             JOIN messages m ON m.id = l.message_id WHERE l.protocol = 'imap' AND b.name = ?1",
+             JOIN message_bodies m ON m.message_id = l.message_id WHERE l.protocol = 'imap' AND b.name = ?1",
         )
         .unwrap();
     st.query_map([folder], |r| Ok((r.get::<_, u32>(0)?, (r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))))
@@ -149,7 +149,7 @@ pub fn stderr(o: &Output) -> String {
 pub fn stored_pop3(db: &Path) -> BTreeMap<String, Vec<u8>> {
     let c = rusqlite::Connection::open(db).unwrap();
     let mut st = c
-        .prepare("SELECT l.uidl, m.raw FROM locations l JOIN messages m ON m.id = l.message_id WHERE l.protocol = 'pop3'")
+        .prepare("SELECT l.uidl, m.raw FROM locations l JOIN message_bodies m ON m.message_id = l.message_id WHERE l.protocol = 'pop3'")
         .unwrap();
     st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
         .unwrap()

@@ -13,6 +13,10 @@ use crate::store::{now, Store};
 impl Store {
     /// The account called `name`, created if it does not exist yet.
     pub fn account(&mut self, name: &str) -> Result<AccountId> {
+        // Almost always it exists: a read, without a write transaction and its commit.
+        if let Some(id) = self.find_account(name)? {
+            return Ok(id);
+        }
         let now = now();
         let tx = self.write_tx("creating an account")?;
         tx.prepare_cached(

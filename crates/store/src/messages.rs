@@ -140,8 +140,8 @@ pub(crate) fn find_or_insert(
     let id = conn
         .prepare_cached(
             "INSERT INTO messages (sha256, size, message_id, date, date_header, from_addr, to_addrs, cc_addrs,
-                 subject, in_reply_to, references_, has_attachments, parse_error, created_at, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 subject, in_reply_to, references_, has_attachments, parse_error, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              RETURNING id",
         )
         .and_then(|mut s| {
@@ -161,12 +161,15 @@ pub(crate) fn find_or_insert(
                     ix.has_attachments,
                     ix.parse_error,
                     now,
-                    raw,
                 ],
                 |r| r.get::<_, MessageId>(0),
             )
         })
         .ctx(|| format!("inserting message sha256 {} ({} bytes)", hex::encode(hash), raw.len()))?;
+    // The bytes live in their own table, so that scans of message metadata never read them.
+    conn.prepare_cached("INSERT INTO message_bodies (message_id, raw) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![id, raw]))
+        .ctx(|| format!("storing the bytes of message {id} ({} bytes)", raw.len()))?;
     if let Some(text) = &text {
         crate::index::write_rows(conn, id, &ix, text).ctx(|| format!("indexing message {id}"))?;
     }
@@ -208,7 +211,7 @@ impl Store {
     /// The raw bytes of a message, exactly as stored.
     pub fn raw(&self, id: MessageId) -> Result<Vec<u8>> {
         self.conn
-            .prepare_cached("SELECT raw FROM messages WHERE id = ?1")
+            .prepare_cached("SELECT raw FROM message_bodies WHERE message_id = ?1")
             .and_then(|mut s| s.query_row([id], |r| r.get::<_, Vec<u8>>(0)).optional())
             .ctx(|| format!("reading raw message {id}"))?
             .ok_or(StoreError::UnknownMessage(id))

@@ -41,8 +41,11 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. Index i holds the script that takes the schema from version i to i + 1.
-pub(crate) const MIGRATIONS: &[Migration] =
-    &[migration!("0001_init.sql"), migration!("0002_search_index.sql", then = crate::index::reindex_all)];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    migration!("0001_init.sql"),
+    migration!("0002_search_index.sql", then = crate::index::reindex_all),
+    migration!("0003_message_bodies.sql"),
+];
 
 /// The schema version this binary writes.
 pub fn schema_version() -> i64 {

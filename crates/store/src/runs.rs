@@ -52,8 +52,13 @@ fn to_u64(n: i64) -> u64 {
 }
 
 impl Store {
-    /// Records the start of a sync of `account` over `protocol`.
+    /// Records the start of a sync of `account` over `protocol`. Run records are bookkeeping: their commits
+    /// are not fsynced (see `Store::relaxed`); mail commits are.
     pub fn begin_run(&mut self, account: AccountId, protocol: Protocol) -> Result<RunId> {
+        self.relaxed(|s| s.begin_run_tx(account, protocol))
+    }
+
+    fn begin_run_tx(&mut self, account: AccountId, protocol: Protocol) -> Result<RunId> {
         let now = now();
         let tx = self.write_tx("starting a sync run")?;
         Store::check_account(&tx, account)?;
@@ -67,8 +72,12 @@ impl Store {
         Ok(id)
     }
 
-    /// Records the end of `run` with its totals.
+    /// Records the end of `run` with its totals (not fsynced, like [`Store::begin_run`]).
     pub fn finish_run(&mut self, run: RunId, summary: &RunSummary) -> Result<()> {
+        self.relaxed(|s| s.finish_run_tx(run, summary))
+    }
+
+    fn finish_run_tx(&mut self, run: RunId, summary: &RunSummary) -> Result<()> {
         let now = now();
         let tx = self.write_tx("finishing a sync run")?;
         let n = tx

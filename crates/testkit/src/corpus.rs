@@ -33,7 +33,8 @@ impl Rng {
 pub enum SizeMix {
     /// 1-8 KB text messages: many messages quickly.
     Small,
-    /// The benchmark mix: mostly 2-20 KB multiparts, about 2% with a 100 KB-2 MB attachment.
+    /// The benchmark mix: mostly 2-20 KB multiparts, about 3% with a 100 KB-2 MB attachment (about 45 KB on
+    /// average, like the reference mailbox of 5,000 messages in 228 MB).
     Realistic,
 }
 
@@ -64,7 +65,7 @@ pub fn message(seed: u64, i: u64, mix: SizeMix) -> Vec<u8> {
     let (text_words, attachment) = match mix {
         SizeMix::Small => (rng.range(60, 450), 0),
         SizeMix::Realistic => {
-            let big = rng.range(0, 50) == 0;
+            let big = rng.range(0, 30) == 0;
             (rng.range(120, 1200), if big { rng.range(100_000, 2_000_000) } else { 0 })
         }
     };

@@ -157,13 +157,13 @@ async fn run_once(
             store.call(move |s| s.find_account(&name)).await?
         }
     };
-    let listing = list(&mut c).await?;
+    let known = known_uidls(store, account).await?;
+    let listing = list(&mut c, &known).await?;
     report.listed = u64::try_from(listing.len()).unwrap_or(u64::MAX);
     let has_uidl = listing.iter().all(|l| l.uidl.is_some());
     if !has_uidl {
         report.note = Some("server has no UIDL: every message is fetched and matched by content; nothing is deleted unless forced".into());
     }
-    let known = known_uidls(store, account).await?;
     let plan = plan_download(&listing, &known);
     report.vanished = u64::try_from(plan.vanished.len()).unwrap_or(u64::MAX);
     if let (Some(a), false) = (account, cfg.dry_run || plan.vanished.is_empty()) {
@@ -182,7 +182,12 @@ async fn run_once(
     }
 
     // Deletions are chosen from what the store holds now: committed, and durable (synchronous = FULL).
-    let known_after = if cfg.dry_run { known.clone() } else { known_uidls(store, account).await? };
+    // (When nothing was downloaded, what the store holds is what it held before.)
+    let known_after = if cfg.dry_run || plan.download.is_empty() {
+        known.clone()
+    } else {
+        known_uidls(store, account).await?
+    };
     let deletable: Vec<Listed> = if has_uidl {
         listing.clone()
     } else {
@@ -201,13 +206,14 @@ async fn run_once(
             to_delete = listing.iter().filter_map(|l| Some((l.msg, l.uidl.clone()?))).collect();
         }
         report.deleted_on_server = u64::try_from(to_delete.len()).unwrap_or(u64::MAX);
-        c.run(Pop3Command::Rset).await?;
         c.quit().await?;
         return Ok(());
     }
 
     // RSET first: Dovecot would otherwise mark every RETR'd message \Seen at QUIT.
-    c.run_ok(Pop3Command::Rset).await?;
+    if !plan.download.is_empty() {
+        c.run_ok(Pop3Command::Rset).await?;
+    }
     let mut deleted = Vec::new();
     for (msg, uidl) in &to_delete {
         let r = c.run(Pop3Command::Dele(*msg)).await?;
@@ -233,8 +239,9 @@ async fn run_once(
     Ok(())
 }
 
-/// UIDL (when supported) and LIST, merged by message number.
-async fn list(c: &mut Pop3Client) -> Result<Vec<Listed>, EngineError> {
+/// UIDL (when supported) and LIST, merged by message number. When every UIDL is already known, nothing
+/// will be downloaded and LIST (which makes the server compute every size) is skipped: sizes are then 0.
+async fn list(c: &mut Pop3Client, known: &HashMap<Uidl, Known>) -> Result<Vec<Listed>, EngineError> {
     let uidl = c.run(Pop3Command::Uidl(None)).await?;
     let uidls: HashMap<SeqNum, Uidl> = match (uidl.ok, uidl.body) {
         (true, Some(body)) => parse_uidl_listings(&body)
@@ -248,6 +255,12 @@ async fn list(c: &mut Pop3Client) -> Result<Vec<Listed>, EngineError> {
             .collect(),
         _ => HashMap::new(),
     };
+    if !uidls.is_empty() && uidls.values().all(|u| known.contains_key(u)) {
+        let mut listing: Vec<Listed> =
+            uidls.into_iter().map(|(msg, uidl)| Listed { msg, uidl: Some(uidl), size: 0 }).collect();
+        listing.sort_by_key(|l| l.msg);
+        return Ok(listing);
+    }
     let list = c.run_ok(Pop3Command::List(None)).await?;
     let body = list.body.unwrap_or_default();
     let scans = parse_scan_listings(&body).map_err(|e| EngineError::Protocol {

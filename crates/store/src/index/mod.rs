@@ -125,7 +125,8 @@ pub(crate) fn write_rows(
 }
 
 /// Rebuilds the index of every stored message, in the caller's transaction (the migration to schema
-/// version 2 runs it for stores written before the index existed).
+/// version 2 runs it for stores written before the index existed). It reads `messages.raw`, where the bytes
+/// were at version 2; migration 3 moves them to `message_bodies` afterwards.
 pub(crate) fn reindex_all(conn: &Connection) -> rusqlite::Result<()> {
     rows::clear(conn)?;
     let mut select = conn.prepare("SELECT id, raw FROM messages ORDER BY id")?;
