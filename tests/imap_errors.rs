@@ -291,3 +291,61 @@ fn throttling_is_honoured_and_the_sync_resumes() {
     assert_eq!(served.load(Ordering::SeqCst), 2);
     assert_eq!(common::total(&lines, "new"), 1);
 }
+
+/// Exchange lists UIDs that `UID FETCH` then returns nothing for: the sync records them as unfetchable, stores
+/// the rest, succeeds, and does not ask for them again.
+#[test]
+fn a_uid_that_fetch_never_returns_is_recorded_not_fatal() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let w = World::new(Profile::Outlook);
+    let body_requests = Arc::new(AtomicUsize::new(0));
+    let seen = body_requests.clone();
+    let server = ScriptedServer::tls_many(2, move |mut c: Conn| {
+        c.send(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] scripted Exchange\r\n");
+        while let Some(line) = c.line() {
+            let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
+            let cmd = rest.to_ascii_uppercase();
+            let reply = if cmd.starts_with("LOGIN") {
+                format!("{tag} OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n")
+            } else if cmd.starts_with("CAPABILITY") {
+                format!("* CAPABILITY IMAP4rev1 UIDPLUS\r\n{tag} OK done\r\n")
+            } else if cmd.starts_with("LIST") {
+                format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n")
+            } else if cmd.starts_with("EXAMINE") {
+                format!("* 2 EXISTS\r\n* OK [UIDVALIDITY 9] v\r\n* OK [UIDNEXT 3] n\r\n{tag} OK [READ-ONLY] done\r\n")
+            } else if cmd.starts_with("UID FETCH") && !cmd.contains("BODY") {
+                format!("* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n* 2 FETCH (UID 2 FLAGS ())\r\n{tag} OK done\r\n")
+            } else if cmd.starts_with("UID FETCH") {
+                seen.fetch_add(1, Ordering::SeqCst);
+                // Only UID 1 comes back; UID 2 is one of Exchange's ghosts.
+                let body = b"Subject: real\r\n\r\nhere\r\n";
+                let mut r = format!("* 1 FETCH (UID 1 FLAGS (\\Seen) BODY[] {{{}}}\r\n", body.len()).into_bytes();
+                r.extend_from_slice(body);
+                r.extend_from_slice(format!(")\r\n{tag} OK FETCH completed\r\n").as_bytes());
+                c.send(&r);
+                continue;
+            } else if cmd.starts_with("LOGOUT") {
+                c.send(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes());
+                break;
+            } else {
+                format!("{tag} OK done\r\n")
+            };
+            c.send(reply.as_bytes());
+        }
+    })
+    .unwrap();
+    scripted_config(&w, &server, "timeout = 10");
+    let lines = w.sync_json(&[]);
+    let inbox = common::summary(&lines, "INBOX");
+    assert_eq!((inbox["new"].as_u64(), inbox["unfetchable"].as_u64()), (Some(1), Some(1)), "{inbox}");
+    let c = w.store();
+    let recorded: i64 =
+        c.query_row("SELECT count(*) FROM unfetchable WHERE uid = 2", [], |r| r.get(0)).unwrap();
+    assert_eq!(recorded, 1);
+    drop(c);
+    // The next sync neither fails nor asks for the ghost again.
+    let again = w.sync_json(&[]);
+    assert_eq!(common::total(&again, "new"), 0);
+    assert_eq!(body_requests.load(Ordering::SeqCst), 1, "the unfetchable UID was requested again");
+}
