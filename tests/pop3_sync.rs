@@ -269,3 +269,22 @@ fn sigkill_during_delete_mode_never_loses_a_message() {
     assert_eq!(count(&w.db(), "SELECT count(*) FROM messages"), n);
     assert_eq!(count(&w.db(), "SELECT count(*) FROM locations WHERE protocol = 'pop3'"), n);
 }
+
+#[test]
+fn apop_logs_in_without_sending_the_password() {
+    let w = World::new(Profile::Dovecot);
+    seed_fixtures(&w);
+    let text = format!(
+        "[accounts.t]\nuser = \"alice\"\nauth = \"password\"\npassword_env = \"{PW_ENV}\"\nca_file = \"{}\"\n\
+         [accounts.t.pop3]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\napop = true\n",
+        w.dovecot.ca_file().display(),
+        w.dovecot.ports().pop3s
+    );
+    std::fs::write(w.config(), text).unwrap();
+    let s = pop3(&w, &[]);
+    assert_eq!(s["new"].as_u64(), Some(24));
+    let o = w.mailsync_with_password(&["sync", "--via", "pop3"], "wrong");
+    assert_eq!(o.status.code(), Some(3), "{}", common::stderr(&o));
+    // The password never went over the wire, only its digest: Dovecot logged an APOP login.
+    assert!(w.dovecot.log().contains("method=APOP"), "no APOP login in the server log");
+}

@@ -122,15 +122,16 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
         // The password passdb keeps `none` so that non-SASL lookups (LMTP, doveadm) still find users.
         let _ = write!(
             s,
-            "auth_mechanisms = plain login xoauth2 oauthbearer\n\
-             passdb {{\n  driver = passwd-file\n  mechanisms = plain login none\n  \
+            "auth_mechanisms = plain login apop xoauth2 oauthbearer\n\
+             passdb {{\n  driver = passwd-file\n  mechanisms = plain login apop none\n  \
              args = scheme=PLAIN username_format=%n {d}/passwd\n}}\n\
              passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {d}/oauth2.conf\n}}\n"
         );
     } else {
         let _ = write!(
             s,
-            "auth_mechanisms = plain login\n\
+            // APOP works because the test passwords are stored in plain text (RFC 1939 section 7).
+            "auth_mechanisms = plain login apop\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%n {d}/passwd\n}}\n"
         );
     }
@@ -191,10 +192,10 @@ mod tests {
     #[test]
     fn oauth2_adds_the_passdb_and_keeps_none_for_lookups() {
         let plain = render(&input(Profile::Dovecot, false, None));
-        assert!(plain.contains("auth_mechanisms = plain login\n"), "{plain}");
+        assert!(plain.contains("auth_mechanisms = plain login apop\n"), "{plain}");
         assert!(!plain.contains("oauth2"), "{plain}");
         let oauth = render(&input(Profile::Dovecot, true, None));
-        assert!(oauth.contains("auth_mechanisms = plain login xoauth2 oauthbearer\n"), "{oauth}");
+        assert!(oauth.contains("auth_mechanisms = plain login apop xoauth2 oauthbearer\n"), "{oauth}");
         assert!(oauth.contains("  mechanisms = plain login none\n"), "{oauth}");
         assert!(oauth
             .contains("  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = /t/oauth2.conf\n"));
