@@ -196,7 +196,7 @@ mod tests {
         assert!(!plain.contains("oauth2"), "{plain}");
         let oauth = render(&input(Profile::Dovecot, true, None));
         assert!(oauth.contains("auth_mechanisms = plain login apop xoauth2 oauthbearer\n"), "{oauth}");
-        assert!(oauth.contains("  mechanisms = plain login none\n"), "{oauth}");
+        assert!(oauth.contains("  mechanisms = plain login apop none\n"), "{oauth}");
         assert!(oauth
             .contains("  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = /t/oauth2.conf\n"));
         assert_eq!(
