@@ -132,18 +132,8 @@ impl Transport {
         limit: Duration,
         during: &str,
     ) -> Result<usize, EngineError> {
-        let ep = &self.endpoint;
-        match tokio::time::timeout(limit, self.stream.read(buf)).await {
-            Err(_) => Err(EngineError::Timeout {
-                addr: ep.addr(),
-                during: "waiting for the server",
-                secs: limit.as_secs(),
-                hint: format!(": no answer {during}"),
-            }),
-            Ok(Ok(0)) => Err(EngineError::Closed { addr: ep.addr(), during: during.to_string() }),
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(classify_io(ep, e, during)),
-        }
+        let r = tokio::time::timeout(limit, self.stream.read(buf)).await;
+        read_outcome(&self.endpoint, r, limit, during)
     }
 
     /// Reads what is available, appending it to `buf` (at least `min_room` bytes of room are made first).
@@ -155,18 +145,8 @@ impl Transport {
         during: &str,
     ) -> Result<usize, EngineError> {
         buf.reserve(min_room);
-        let ep = &self.endpoint;
-        match tokio::time::timeout(limit, self.stream.read_buf(buf)).await {
-            Err(_) => Err(EngineError::Timeout {
-                addr: ep.addr(),
-                during: "waiting for the server",
-                secs: limit.as_secs(),
-                hint: format!(": no answer {during}"),
-            }),
-            Ok(Ok(0)) => Err(EngineError::Closed { addr: ep.addr(), during: during.to_string() }),
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(classify_io(ep, e, during)),
-        }
+        let r = tokio::time::timeout(limit, self.stream.read_buf(buf)).await;
+        read_outcome(&self.endpoint, r, limit, during)
     }
 
     /// Writes all of `data` and flushes it.
@@ -191,6 +171,26 @@ impl Transport {
     /// Closes the connection politely (TLS close_notify), ignoring errors: the session is over anyway.
     pub async fn shutdown(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.shutdown()).await;
+    }
+}
+
+/// A timed read's result as the engine reports it: a timeout, the server closing, or the bytes read.
+fn read_outcome(
+    ep: &Endpoint,
+    r: Result<io::Result<usize>, tokio::time::error::Elapsed>,
+    limit: Duration,
+    during: &str,
+) -> Result<usize, EngineError> {
+    match r {
+        Err(_) => Err(EngineError::Timeout {
+            addr: ep.addr(),
+            during: "waiting for the server",
+            secs: limit.as_secs(),
+            hint: format!(": no answer {during}"),
+        }),
+        Ok(Ok(0)) => Err(EngineError::Closed { addr: ep.addr(), during: during.to_string() }),
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(classify_io(ep, e, during)),
     }
 }
 

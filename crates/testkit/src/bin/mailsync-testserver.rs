@@ -13,6 +13,8 @@ use std::io::{BufRead, Write};
 
 use mailsync_testkit::corpus::{message, SizeMix};
 use mailsync_testkit::{Dovecot, DovecotOptions, Flag, Profile};
+use nix::sys::signal::{killpg, SigSet, Signal};
+use nix::unistd::Pid;
 
 fn main() {
     if let Err(e) = run() {
@@ -31,6 +33,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(other) => return Err(format!("unknown profile {other}").into()),
     };
     let d = Dovecot::start(DovecotOptions::with_profile(profile))?;
+    // Signals are taken by a thread of our own, so that an interrupted demo or benchmark (Ctrl-C, kill) stops
+    // the instance's whole process group instead of leaving Dovecot running. Blocked only now: a child
+    // inherits the mask, and Dovecot must keep its own signals.
+    let signals = SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
+    signals.thread_block()?;
+    if let Some(pgid) = d.pid().and_then(|p| i32::try_from(p).ok()) {
+        std::thread::spawn(move || {
+            let _ = signals.wait();
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            std::process::exit(130);
+        });
+    }
     if args.iter().any(|a| a == "--seed-demo") {
         mailsync_testkit::seed_demo(&d)?;
     }
