@@ -183,23 +183,27 @@ async fn run_once(
 
     // Deletions are chosen from what the store holds now: committed, and durable (synchronous = FULL).
     // (When nothing was downloaded, what the store holds is what it held before.)
+    let refreshed;
     let known_after = if cfg.dry_run || plan.download.is_empty() {
-        known.clone()
+        &known
     } else {
-        known_uidls(store, account).await?
+        refreshed = known_uidls(store, account).await?;
+        &refreshed
     };
-    let deletable: Vec<Listed> = if has_uidl {
-        listing.clone()
+    let deletable: std::borrow::Cow<'_, [Listed]> = if has_uidl {
+        std::borrow::Cow::Borrowed(&listing)
     } else {
         // Without UIDL, identities exist only for messages fetched in this very session.
-        listing
-            .iter()
-            .map(|l| Listed { uidl: synthesized.get(&l.msg).cloned(), ..l.clone() })
-            .filter(|l| cfg.force_delete_without_uidl && l.uidl.is_some())
-            .collect()
+        std::borrow::Cow::Owned(
+            listing
+                .iter()
+                .map(|l| Listed { uidl: synthesized.get(&l.msg).cloned(), ..l.clone() })
+                .filter(|l| cfg.force_delete_without_uidl && l.uidl.is_some())
+                .collect(),
+        )
     };
     let mut to_delete =
-        plan_deletions(&deletable, &known_after, cfg.mode, cfg.now, cfg.force_delete_without_uidl);
+        plan_deletions(&deletable, known_after, cfg.mode, cfg.now, cfg.force_delete_without_uidl);
     if cfg.dry_run {
         // A dry run deletes nothing; it reports what the mode would delete, counting messages it would download.
         if cfg.mode == Pop3Mode::Delete {
