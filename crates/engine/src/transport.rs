@@ -277,6 +277,23 @@ fn classify_tls_error(ep: &Endpoint, e: io::Error) -> EngineError {
     }
 }
 
+/// A read that waited for the greeting failed: when it timed out on a connection without TLS from the first
+/// byte, the likely cause is an implicit-TLS port waiting for our handshake, and the error says so.
+pub fn greeting_error(ep: &Endpoint, e: EngineError) -> EngineError {
+    match e {
+        EngineError::Timeout { addr, secs, .. } if ep.security != Security::Tls => EngineError::Timeout {
+            addr,
+            during: "waiting for the greeting",
+            secs,
+            hint: format!(
+                "; port {} may expect TLS from the first byte (993 and 995 do): try security = \"tls\"",
+                ep.port
+            ),
+        },
+        e => e,
+    }
+}
+
 fn not_tls_hint(ep: &Endpoint) -> String {
     if ep.security == Security::Tls {
         format!(

@@ -20,7 +20,7 @@ use mailsync_proto::Secret;
 
 use crate::auth::Credentials;
 use crate::endpoint::{Endpoint, Security};
-use crate::transport::Transport;
+use crate::transport::{greeting_error, Transport};
 use crate::EngineError;
 
 /// Room made in the receive buffer before each read.
@@ -80,20 +80,9 @@ impl ImapClient {
                 Err(e) => return Err(self.proto_err(e)),
             }
             let limit = ep.timeouts.greeting;
-            match self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, limit, "for the greeting").await {
-                Ok(_) => {}
-                Err(EngineError::Timeout { addr, secs, .. }) if ep.security != Security::Tls => {
-                    return Err(EngineError::Timeout {
-                        addr,
-                        during: "waiting for the greeting",
-                        secs,
-                        hint: format!(
-                            "; port {} may expect TLS from the first byte (993 and 995 do): try security = \"tls\"",
-                            ep.port
-                        ),
-                    });
-                }
-                Err(e) => return Err(e),
+            if let Err(e) = self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, limit, "for the greeting").await
+            {
+                return Err(greeting_error(ep, e));
             }
         }
     }

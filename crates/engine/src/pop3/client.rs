@@ -19,7 +19,7 @@ use mailsync_proto::Secret;
 
 use crate::auth::Credentials;
 use crate::endpoint::{Endpoint, Security};
-use crate::transport::Transport;
+use crate::transport::{greeting_error, Transport};
 use crate::EngineError;
 
 /// A complete answer to one command.
@@ -102,20 +102,8 @@ impl Pop3Client {
                 Ok(None) => {}
                 Err(e) => return Err(self.proto_err(e)),
             }
-            match self.read(ep.timeouts.greeting, "for the greeting").await {
-                Ok(()) => {}
-                Err(EngineError::Timeout { addr, secs, .. }) if ep.security != Security::Tls => {
-                    return Err(EngineError::Timeout {
-                        addr,
-                        during: "waiting for the greeting",
-                        secs,
-                        hint: format!(
-                            "; port {} may expect TLS from the first byte (993 and 995 do): try security = \"tls\"",
-                            ep.port
-                        ),
-                    });
-                }
-                Err(e) => return Err(e),
+            if let Err(e) = self.read(ep.timeouts.greeting, "for the greeting").await {
+                return Err(greeting_error(ep, e));
             }
         }
     }
