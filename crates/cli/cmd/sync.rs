@@ -129,15 +129,23 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// For scripts/bench only, which measures what the full-text index costs: when set, new messages are
+/// stored without their full-text index rows (search then cannot find them by text).
+const BENCH_NO_TEXT_INDEX: &str = "MAILSYNC_BENCH_NO_TEXT_INDEX";
+
 /// Runs the command.
 pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let config = ctx.load_config()?;
     let accounts: Vec<EffectiveAccount> = config.select(&args.names)?.into_iter().cloned().collect();
-    let store = if args.dry_run && !ctx.db_path.exists() {
+    let mut store = if args.dry_run && !ctx.db_path.exists() {
         Store::open_in_memory()?
     } else {
         Store::open(&ctx.db_path).with_context(|| format!("opening the store {}", ctx.db_path.display()))?
     };
+    if std::env::var_os(BENCH_NO_TEXT_INDEX).is_some() {
+        tracing::warn!("{BENCH_NO_TEXT_INDEX} is set: new messages are stored without the full-text index");
+        store.set_text_index(false);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

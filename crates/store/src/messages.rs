@@ -137,15 +137,17 @@ pub(crate) fn find_or_insert(
         tracing::debug!(sha256 = %hex::encode(hash), error = %why, "storing message with incomplete index");
     }
     let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
+    // A plain INSERT, then the rowid: `INSERT ... RETURNING` runs under a statement journal, and every
+    // statement journal makes FTS5 flush its pending terms to a new segment (its xSavepoint), so that
+    // each message became a segment of its own, merged again and again (a sixth of the writer's time).
     let id = conn
         .prepare_cached(
             "INSERT INTO messages (sha256, size, message_id, date, date_header, from_addr, to_addrs, cc_addrs,
                  subject, in_reply_to, references_, has_attachments, parse_error, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-             RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .and_then(|mut s| {
-            s.query_row(
+            s.execute(
                 params![
                     &hash[..],
                     size,
@@ -162,9 +164,9 @@ pub(crate) fn find_or_insert(
                     ix.parse_error,
                     now,
                 ],
-                |r| r.get::<_, MessageId>(0),
             )
         })
+        .map(|_| MessageId::new(conn.last_insert_rowid()))
         .ctx(|| format!("inserting message sha256 {} ({} bytes)", hex::encode(hash), raw.len()))?;
     // The bytes live in their own table, so that scans of message metadata never read them.
     conn.prepare_cached("INSERT INTO message_bodies (message_id, raw) VALUES (?1, ?2)")

@@ -75,6 +75,32 @@ fn deleting_the_last_location_removes_every_index_row() {
     assert_eq!(rows(&raw), (1, 1, 1), "the other message's rows are untouched");
 }
 
+/// The index segments FTS5 has written (each `%_idx` row points into one segment).
+fn fts_segments(conn: &rusqlite::Connection) -> i64 {
+    count(conn, "SELECT count(DISTINCT segid) FROM message_fts_idx")
+}
+
+#[test]
+fn one_batch_writes_one_index_segment() {
+    // FTS5 flushes its pending terms to a new segment whenever a statement of the transaction opens a
+    // statement journal; storing a message must not, or each message becomes a segment of its own and
+    // the writer spends its time merging them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let mut store = Store::open(&path).unwrap();
+    let inbox = mailbox(&mut store, "a", "INBOX");
+    store.apply_imap_batch(common::batch_of(inbox, 1, &(1..=40).collect::<Vec<_>>())).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(fts_segments(&raw), 1, "40 messages over IMAP in one batch");
+    assert_eq!(count(&raw, "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'body'"), 40);
+
+    let acct = store.account("a").unwrap();
+    let new = (41..=80).map(|n| new_pop3(&format!("p{n}"), common::msg(n))).collect();
+    store.apply_pop3_batch(acct, Pop3Batch { new }).unwrap();
+    assert_eq!(fts_segments(&raw), 2, "40 more over POP3 in one batch: one more segment");
+    assert_eq!(count(&raw, "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'body'"), 80);
+}
+
 #[test]
 fn mailbox_deletion_unindexes_orphans() {
     let dir = tempfile::tempdir().unwrap();
