@@ -54,6 +54,20 @@ pub struct Pop3LocationRow {
 impl Store {
     /// Every UIDL of `account` that is stored, with its location.
     pub fn pop3_known_uidls(&self, account: AccountId) -> Result<HashMap<Uidl, Pop3LocationRow>> {
+        let mut out = HashMap::new();
+        self.for_each_pop3_location(account, |uidl, row| {
+            out.insert(uidl, row);
+        })?;
+        Ok(out)
+    }
+
+    /// Hands every stored UIDL of `account`, with its location, to `f` (so that a caller builds the
+    /// collection it needs without a copy of this one).
+    pub fn for_each_pop3_location(
+        &self,
+        account: AccountId,
+        mut f: impl FnMut(Uidl, Pop3LocationRow),
+    ) -> Result<()> {
         let ctx = || format!("reading pop3 uidls of account {account}");
         let mut stmt = self
             .conn
@@ -63,7 +77,6 @@ impl Store {
             )
             .ctx(ctx)?;
         let mut rows = stmt.query([account]).ctx(ctx)?;
-        let mut out = HashMap::new();
         while let Some(row) = rows.next().ctx(ctx)? {
             let id: i64 = row.get(0).ctx(ctx)?;
             let uidl: String = row.get(1).ctx(ctx)?;
@@ -78,9 +91,9 @@ impl Store {
                 downloaded_at: row.get(4).ctx(ctx)?,
                 deleted_on_server_at: row.get(5).ctx(ctx)?,
             };
-            out.insert(uidl, location);
+            f(uidl, location);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Stores newly downloaded messages of `account` in ONE transaction. Bytes already stored (over

@@ -11,7 +11,7 @@ use mailsync_proto::{Uid, UidValidity, Uidl};
 use mailsync_store::{LocationView, MessageId, Protocol};
 use serde::Serialize;
 
-use crate::pop3::plan::{plan_deletions, Known, Listed, Pop3Mode};
+use crate::pop3::plan::{plan_deletions, Known, KnownUidls, Listed, Pop3Mode};
 
 /// A message as IMAP shows it in one folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,7 +316,7 @@ pub fn compare(s: &Snapshot, mode: Pop3Mode, now: i64) -> Comparison {
     if let Some(entries) = &s.pop3 {
         let mut side =
             Pop3Side { folders: vec!["INBOX".into()], mode: mode_word(mode), ..Pop3Side::default() };
-        let mut known: HashMap<Uidl, Known> = HashMap::new();
+        let mut known = KnownUidls::default();
         for l in s.local.iter().filter(|l| l.protocol == Protocol::Pop3) {
             if let Some(u) = &l.uidl {
                 known.insert(

@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::RandomState;
+
 use mailsync_proto::{SeqNum, Uidl};
 
 /// One message as the server lists it in this session.
@@ -26,6 +28,10 @@ pub struct Known {
     /// When we saw it deleted on the server (`None`: still there, as far as we know).
     pub deleted_on_server_at: Option<i64>,
 }
+
+/// The UIDLs the store holds, keyed for the planners. foldhash (randomly seeded per process) rather than
+/// SipHash: a no-op run looks up every UIDL the server lists, tens of thousands on a big mailbox.
+pub type KnownUidls = HashMap<Uidl, Known, RandomState>;
 
 /// What to do with the server's copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +56,12 @@ pub struct DownloadPlan {
 
 /// Messages to download: those whose UIDL the store does not know. Without UIDL every message is listed for
 /// download and deduplicated by content afterwards.
-pub fn plan_download(listing: &[Listed], known: &HashMap<Uidl, Known>) -> DownloadPlan {
+pub fn plan_download(listing: &[Listed], known: &KnownUidls) -> DownloadPlan {
     let download =
         listing.iter().filter(|l| l.uidl.as_ref().is_none_or(|u| !known.contains_key(u))).cloned().collect();
-    let listed: HashSet<&Uidl> = listing.iter().filter_map(|l| l.uidl.as_ref()).collect();
+    let mut listed: HashSet<&Uidl, RandomState> =
+        HashSet::with_capacity_and_hasher(listing.len(), RandomState::default());
+    listed.extend(listing.iter().filter_map(|l| l.uidl.as_ref()));
     let has_uidl = !listed.is_empty() || listing.is_empty();
     let mut vanished: Vec<Uidl> = if has_uidl {
         known
@@ -76,7 +84,7 @@ const DAY: i64 = 86_400;
 /// of (`known` read back after the commit). Without UIDL nothing is deleted unless `force`.
 pub fn plan_deletions(
     listing: &[Listed],
-    known: &HashMap<Uidl, Known>,
+    known: &KnownUidls,
     mode: Pop3Mode,
     now: i64,
     force_without_uidl: bool,
@@ -110,7 +118,7 @@ mod tests {
     fn k(downloaded: Option<i64>, deleted: Option<i64>) -> Known {
         Known { downloaded_at: downloaded, deleted_on_server_at: deleted }
     }
-    fn known(rows: &[(&str, Known)]) -> HashMap<Uidl, Known> {
+    fn known(rows: &[(&str, Known)]) -> KnownUidls {
         rows.iter().map(|(u, k)| (Uidl::new(*u).unwrap(), *k)).collect()
     }
     fn uidls(v: &[(SeqNum, Uidl)]) -> Vec<&str> {
@@ -178,8 +186,8 @@ mod tests {
     #[test]
     fn without_uidl_deletes_only_when_forced() {
         let listing = [l(1, None)];
-        assert!(plan_deletions(&listing, &HashMap::new(), Pop3Mode::Delete, 0, false).is_empty());
+        assert!(plan_deletions(&listing, &KnownUidls::default(), Pop3Mode::Delete, 0, false).is_empty());
         // Forced, but a message without a UIDL still cannot be tied to a committed copy by this planner.
-        assert!(plan_deletions(&listing, &HashMap::new(), Pop3Mode::Delete, 0, true).is_empty());
+        assert!(plan_deletions(&listing, &KnownUidls::default(), Pop3Mode::Delete, 0, true).is_empty());
     }
 }

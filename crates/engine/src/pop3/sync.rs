@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mailsync_proto::pop3::{parse_scan_listings, parse_uidl_listings, Pop3Command};
+use mailsync_proto::pop3::{parse_scan_listings, parse_uidl_listings, Pop3Command, UidlListing};
 use mailsync_proto::{SeqNum, Uidl};
 use mailsync_store::{
     content_hash, AccountId, NewPop3Message, Pop3Batch, Prepared, Protocol, RunId, RunSummary,
 };
 
 use super::client::{PasswordMethod, Pop3Client};
-use super::plan::{plan_deletions, plan_download, Known, Listed, Pop3Mode};
+use super::plan::{plan_deletions, plan_download, Known, KnownUidls, Listed, Pop3Mode};
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::imap::sync::Observer;
@@ -126,18 +126,20 @@ async fn finish(
     store.call(move |s| s.finish_run(run, &summary)).await
 }
 
-async fn known_uidls(
-    store: &mut StoreHandle,
-    account: Option<AccountId>,
-) -> Result<HashMap<Uidl, Known>, EngineError> {
-    let Some(a) = account else { return Ok(HashMap::new()) };
-    let rows = store.call(move |s| s.pop3_known_uidls(a)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(u, r)| {
-            (u, Known { downloaded_at: r.downloaded_at, deleted_on_server_at: r.deleted_on_server_at })
+async fn known_uidls(store: &mut StoreHandle, account: Option<AccountId>) -> Result<KnownUidls, EngineError> {
+    let Some(a) = account else { return Ok(KnownUidls::default()) };
+    store
+        .call(move |s| {
+            let mut known = KnownUidls::default();
+            s.for_each_pop3_location(a, |uidl, r| {
+                known.insert(
+                    uidl,
+                    Known { downloaded_at: r.downloaded_at, deleted_on_server_at: r.deleted_on_server_at },
+                );
+            })?;
+            Ok(known)
         })
-        .collect())
+        .await
 }
 
 async fn run_once(
@@ -157,8 +159,10 @@ async fn run_once(
             store.call(move |s| s.find_account(&name)).await?
         }
     };
-    let known = known_uidls(store, account).await?;
-    let listing = list(&mut c, &known).await?;
+    // The store reads what it knows while the server computes its UIDL listing.
+    let (uidls, known) = tokio::join!(uidl_listing(&mut c), known_uidls(store, account));
+    let known = known?;
+    let listing = list(&mut c, uidls?, &known).await?;
     report.listed = u64::try_from(listing.len()).unwrap_or(u64::MAX);
     let has_uidl = listing.iter().all(|l| l.uidl.is_some());
     if !has_uidl {
@@ -243,28 +247,35 @@ async fn run_once(
     Ok(())
 }
 
-/// UIDL (when supported) and LIST, merged by message number. When every UIDL is already known, nothing
-/// will be downloaded and LIST (which makes the server compute every size) is skipped: sizes are then 0.
-async fn list(c: &mut Pop3Client, known: &HashMap<Uidl, Known>) -> Result<Vec<Listed>, EngineError> {
+/// The server's UIDL listing, in its order; empty when the server has no UIDL.
+async fn uidl_listing(c: &mut Pop3Client) -> Result<Vec<UidlListing>, EngineError> {
     let uidl = c.run(Pop3Command::Uidl(None)).await?;
-    let uidls: HashMap<SeqNum, Uidl> = match (uidl.ok, uidl.body) {
-        (true, Some(body)) => parse_uidl_listings(&body)
-            .map_err(|e| EngineError::Protocol {
-                protocol: "POP3",
-                addr: String::new(),
-                detail: e.to_string(),
-            })?
-            .into_iter()
-            .map(|l| (l.msg, l.uidl))
-            .collect(),
-        _ => HashMap::new(),
-    };
-    if !uidls.is_empty() && uidls.values().all(|u| known.contains_key(u)) {
+    match (uidl.ok, uidl.body) {
+        (true, Some(body)) => parse_uidl_listings(&body).map_err(|e| EngineError::Protocol {
+            protocol: "POP3",
+            addr: String::new(),
+            detail: e.to_string(),
+        }),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The UIDL listing and LIST, merged by message number. When every UIDL is already known, nothing will be
+/// downloaded and LIST (which makes the server compute every size) is skipped: sizes are then 0.
+async fn list(
+    c: &mut Pop3Client,
+    uidls: Vec<UidlListing>,
+    known: &KnownUidls,
+) -> Result<Vec<Listed>, EngineError> {
+    if !uidls.is_empty() && uidls.iter().all(|l| known.contains_key(&l.uidl)) {
         let mut listing: Vec<Listed> =
-            uidls.into_iter().map(|(msg, uidl)| Listed { msg, uidl: Some(uidl), size: 0 }).collect();
+            uidls.into_iter().map(|l| Listed { msg: l.msg, uidl: Some(l.uidl), size: 0 }).collect();
+        // Servers list in order (then this costs one pass); a number listed twice counts once.
         listing.sort_by_key(|l| l.msg);
+        listing.dedup_by_key(|l| l.msg);
         return Ok(listing);
     }
+    let by_msg: HashMap<SeqNum, Uidl> = uidls.into_iter().map(|l| (l.msg, l.uidl)).collect();
     let list = c.run_ok(Pop3Command::List(None)).await?;
     let body = list.body.unwrap_or_default();
     let scans = parse_scan_listings(&body).map_err(|e| EngineError::Protocol {
@@ -274,7 +285,7 @@ async fn list(c: &mut Pop3Client, known: &HashMap<Uidl, Known>) -> Result<Vec<Li
     })?;
     Ok(scans
         .into_iter()
-        .map(|s| Listed { msg: s.msg, uidl: uidls.get(&s.msg).cloned(), size: s.size })
+        .map(|s| Listed { msg: s.msg, uidl: by_msg.get(&s.msg).cloned(), size: s.size })
         .collect())
 }
 
@@ -294,7 +305,7 @@ async fn download(
     obs: &mut dyn Observer,
     report: &mut Pop3Report,
     synthesized: &mut HashMap<SeqNum, Uidl>,
-    known: &HashMap<Uidl, Known>,
+    known: &KnownUidls,
 ) -> Result<(), EngineError> {
     let pipelined = c.pipelining();
     let mut next = 0usize;
