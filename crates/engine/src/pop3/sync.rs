@@ -85,28 +85,42 @@ pub async fn sync_pop3(
 ) -> (Pop3Report, Result<(), EngineError>) {
     let start = Instant::now();
     let mut report = Pop3Report { account: cfg.account.clone(), ..Pop3Report::default() };
-    let run = if cfg.dry_run {
-        None
-    } else {
-        let name = cfg.account.clone();
-        match store
-            .call(move |s| {
-                let a = s.account(&name)?;
-                Ok((a, s.begin_run(a, Protocol::Pop3)?))
-            })
-            .await
-        {
-            Ok(r) => Some(r),
-            Err(e) => return (report, Err(e)),
-        }
+    // The run is recorded while the server is reached.
+    let connect =
+        Pop3Client::connect_with(&cfg.endpoint, &cfg.credentials, cfg.max_message, cfg.password_method);
+    let (run, client) = tokio::join!(begin_run(store, cfg), connect);
+    let run = match run {
+        Ok(r) => r,
+        Err(e) => return (report, Err(e)),
     };
-    let result = run_once(store, cfg, obs, run.map(|(a, _)| a), &mut report).await;
+    let result = match client {
+        Ok(c) => run_once(c, store, cfg, obs, run.map(|(a, _)| a), &mut report).await,
+        Err(e) => Err(e),
+    };
     report.seconds = start.elapsed().as_secs_f64();
     if let Some((_, run)) = run {
         let e = finish(store, run, &report, &result).await;
         return (report, result.and(e));
     }
     (report, result)
+}
+
+/// The account and a new run record, or nothing in a dry run (which writes nothing).
+async fn begin_run(
+    store: &mut StoreHandle,
+    cfg: &Pop3SyncConfig,
+) -> Result<Option<(AccountId, RunId)>, EngineError> {
+    if cfg.dry_run {
+        return Ok(None);
+    }
+    let name = cfg.account.clone();
+    let run = store
+        .call(move |s| {
+            let a = s.account(&name)?;
+            Ok((a, s.begin_run(a, Protocol::Pop3)?))
+        })
+        .await?;
+    Ok(Some(run))
 }
 
 async fn finish(
@@ -143,15 +157,13 @@ async fn known_uidls(store: &mut StoreHandle, account: Option<AccountId>) -> Res
 }
 
 async fn run_once(
+    mut c: Pop3Client,
     store: &mut StoreHandle,
     cfg: &Pop3SyncConfig,
     obs: &mut dyn Observer,
     account: Option<AccountId>,
     report: &mut Pop3Report,
 ) -> Result<(), EngineError> {
-    let mut c =
-        Pop3Client::connect_with(&cfg.endpoint, &cfg.credentials, cfg.max_message, cfg.password_method)
-            .await?;
     let account = match account {
         Some(a) => Some(a),
         None => {
