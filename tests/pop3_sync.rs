@@ -214,7 +214,7 @@ fn spawn_pop3_delete(w: &World) -> std::process::Child {
 
 /// UIDs (from Dovecot's UIDL format %08Xu%08Xv) of what the store holds over POP3.
 fn stored_uids(w: &World) -> std::collections::BTreeSet<u32> {
-    if !w.db().exists() {
+    if !common::has_schema(&w.db()) {
         return Default::default();
     }
     stored_pop3(&w.db()).keys().map(|u| u32::from_str_radix(&u[..8], 16).unwrap()).collect()

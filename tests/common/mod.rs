@@ -161,3 +161,9 @@ pub fn stored_pop3(db: &Path) -> BTreeMap<String, Vec<u8>> {
 pub fn count(db: &Path, sql: &str) -> i64 {
     rusqlite::Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }
+
+/// Whether the store at `db` exists with its schema: a run killed while creating the store leaves a file
+/// without tables (the migration is one transaction), which the next run completes.
+pub fn has_schema(db: &Path) -> bool {
+    db.exists() && count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'locations'") == 1
+}
