@@ -70,7 +70,8 @@ fn killed_at_random_moments(profile: Profile) {
     while hits < 20 {
         attempts += 1;
         assert!(attempts < 200, "could not land 20 kills inside a running sync");
-        let stored = if common::has_schema(&w.db()) { count(&w, "SELECT count(*) FROM locations") } else { 0 };
+        let stored =
+            if common::has_schema(&w.db()) { count(&w, "SELECT count(*) FROM locations") } else { 0 };
         let left = u64::try_from(i64::try_from(N).unwrap() - stored).unwrap_or(0);
         if left == 0 {
             remove_db(&w);
