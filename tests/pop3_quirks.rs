@@ -15,13 +15,16 @@ const MSGS: [&[u8]; 3] = [
     b"From: c@example.org\r\nSubject: three\r\n\r\nthird\r\n",
 ];
 
-/// Plays a POP3 maildrop holding MSGS. DELEs are recorded (in `deletes`) but never applied, like Outlook's
-/// "keep a copy in a POP folder" setting; `uidl` false answers UIDL with -ERR.
-fn maildrop(mut c: Conn, uidl: bool, deletes: Arc<Mutex<Vec<String>>>) {
+/// Plays a POP3 maildrop holding MSGS. Every command is recorded in `commands` (PASS without its
+/// argument); DELEs are accepted but never applied, like Outlook's "keep a copy in a POP folder" setting;
+/// `uidl` false answers UIDL with -ERR.
+fn maildrop(mut c: Conn, uidl: bool, commands: Arc<Mutex<Vec<String>>>) {
     c.send(b"+OK scripted POP3 ready\r\n");
     let caps = if uidl { "USER\r\nUIDL\r\nTOP\r\n" } else { "USER\r\nTOP\r\n" };
     while let Some(line) = c.line() {
         let up = line.to_ascii_uppercase();
+        let logged = if up.starts_with("PASS") { "PASS".to_owned() } else { line.clone() };
+        commands.lock().unwrap().push(logged);
         let arg = line.split(' ').nth(1).and_then(|n| n.parse::<usize>().ok());
         if up.starts_with("CAPA") {
             c.send(format!("+OK\r\n{caps}.\r\n").as_bytes());
@@ -48,7 +51,6 @@ fn maildrop(mut c: Conn, uidl: bool, deletes: Arc<Mutex<Vec<String>>>) {
             let stuffed = String::from_utf8_lossy(m).replace("\r\n.", "\r\n..");
             c.send(format!("+OK\r\n{stuffed}.\r\n").as_bytes());
         } else if up.starts_with("DELE") {
-            deletes.lock().unwrap().push(line.clone());
             c.send(b"+OK marked\r\n");
         } else if up.starts_with("QUIT") {
             c.send(b"+OK bye\r\n");
@@ -69,17 +71,40 @@ fn config_for(w: &World, server: &ScriptedServer) {
     std::fs::write(w.config(), text).unwrap();
 }
 
+/// One sync against the scripted maildrop: its JSON summary and the DELE commands the server received.
 fn run(w: &World, uidl: bool, args: &[&str]) -> (serde_json::Value, Vec<String>) {
-    let deletes = Arc::new(Mutex::new(Vec::new()));
-    let d = deletes.clone();
+    let (summary, commands) = run_logged(w, uidl, args);
+    (summary, commands.into_iter().filter(|c| c.to_ascii_uppercase().starts_with("DELE")).collect())
+}
+
+/// One sync against the scripted maildrop: its JSON summary and every command the server received.
+fn run_logged(w: &World, uidl: bool, args: &[&str]) -> (serde_json::Value, Vec<String>) {
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let d = commands.clone();
     let server = ScriptedServer::tls(move |c| maildrop(c, uidl, d)).unwrap();
     config_for(w, &server);
     let mut full = vec!["--via", "pop3"];
     full.extend_from_slice(args);
     let lines = w.sync_json(&full);
     server.join();
-    let d = deletes.lock().unwrap().clone();
+    let d = commands.lock().unwrap().clone();
     (lines.into_iter().next().unwrap(), d)
+}
+
+#[test]
+fn each_run_sends_only_the_commands_it_needs() {
+    // On a real network every command is a round trip. CAPA after login (RFC 2449 section 5) is asked only
+    // before downloading, where pipelining matters; a run with nothing new needs neither it nor LIST.
+    let w = World::new(Profile::Dovecot);
+    let (s, first) = run_logged(&w, true, &[]);
+    assert_eq!(s["new"].as_u64(), Some(3));
+    assert_eq!(
+        first,
+        ["CAPA", "USER alice", "PASS", "UIDL", "LIST", "CAPA", "RETR 1", "RETR 2", "RETR 3", "RSET", "QUIT"]
+    );
+    let (s, again) = run_logged(&w, true, &[]);
+    assert_eq!(s["new"].as_u64(), Some(0));
+    assert_eq!(again, ["CAPA", "USER alice", "PASS", "UIDL", "QUIT"]);
 }
 
 #[test]

@@ -78,9 +78,12 @@ pub async fn check(list: &mut Checklist, h: &HintCtx<'_>, ep: &Endpoint, creds: 
         list.ok(P, "starttls", None, format!("upgraded with STLS; certificate verified for {}", ep.host));
     }
     list.ok(P, "authenticate", Some(started), login_detail(creds));
-    let caps: Vec<String> = client.capabilities().iter().map(name).collect();
-    list.ok(P, "capabilities", None, caps.join(" "));
     let mut client = client;
+    let caps: Vec<String> = match client.capabilities_after_login().await {
+        Ok(caps) => caps.iter().map(name).collect(),
+        Err(_) => client.capabilities().iter().map(name).collect(),
+    };
+    list.ok(P, "capabilities", None, caps.join(" "));
     let started = Instant::now();
     match client.run_ok(Pop3Command::Stat).await {
         Ok(r) => {

@@ -120,12 +120,13 @@ pub async fn pop3_view(
     let list = c.run_ok(Pop3Command::List(None)).await?;
     let scans = parse_scan_listings(&list.body.unwrap_or_default()).map_err(bad)?;
     // TOP answers are small: pipeline them when the server allows it.
-    let top = c.capabilities().top();
+    let caps = c.capabilities_after_login().await?;
+    let (top, pipelining) = (caps.top(), caps.pipelining());
     let mut ids = Vec::new();
     if top {
         for s in &scans {
             ids.push(c.send(Pop3Command::Top { msg: s.msg, lines: 0 })?);
-            if !c.pipelining() {
+            if !pipelining {
                 break;
             }
         }

@@ -2,7 +2,9 @@
 //!
 //! Owns: the greeting, the STLS upgrade (fatal if not offered or refused), the login (USER/PASS, APOP when
 //! asked for, AUTH PLAIN when USER is not offered, AUTH XOAUTH2 in the two-step form Outlook requires), turning
-//! `-ERR` and its response code into a clear error, and running commands one by one or pipelined.
+//! `-ERR` and its response code into a clear error, asking CAPA again after login only when a caller needs
+//! the capabilities (one round trip fewer for a run with nothing to download), and running commands one by one
+//! or pipelined.
 //! Must never: send a credential before the connection is encrypted, or log one (transmits are logged in
 //! their redacted form only).
 //!
@@ -44,6 +46,8 @@ pub struct Pop3Client {
     s: Pop3Session,
     addr: String,
     buf: Vec<u8>,
+    /// Whether CAPA was asked since login (see [`Pop3Client::capabilities_after_login`]).
+    caps_after_login: bool,
 }
 
 /// How to log in with a password.
@@ -75,7 +79,13 @@ impl Pop3Client {
     ) -> Result<Pop3Client, EngineError> {
         let t = Transport::connect(ep).await?;
         let config = Pop3Config { max_body: max_message, ..Pop3Config::default() };
-        let mut c = Pop3Client { t, s: Pop3Session::new(config), addr: ep.addr(), buf: vec![0; 256 * 1024] };
+        let mut c = Pop3Client {
+            t,
+            s: Pop3Session::new(config),
+            addr: ep.addr(),
+            buf: vec![0; 256 * 1024],
+            caps_after_login: false,
+        };
         c.greeting(ep).await?;
         // CAPA is optional (RFC 2449); a server without it still works with USER/PASS.
         let _ = c.run(Pop3Command::Capa).await?;
@@ -84,8 +94,6 @@ impl Pop3Client {
             let _ = c.run(Pop3Command::Capa).await?;
         }
         c.login(creds, method).await?;
-        // Capabilities may differ after login (RFC 2449 section 5).
-        let _ = c.run(Pop3Command::Capa).await?;
         Ok(c)
     }
 
@@ -125,9 +133,9 @@ impl Pop3Client {
             });
         }
         // Bytes queued behind the +OK would be an injection; the session refuses them.
-        let Pop3Client { t, s, addr, buf } = self;
+        let Pop3Client { t, s, addr, buf, caps_after_login } = self;
         let t = t.start_tls().await?;
-        Ok(Pop3Client { t, s, addr, buf })
+        Ok(Pop3Client { t, s, addr, buf, caps_after_login })
     }
 
     async fn login(&mut self, creds: &Credentials, method: PasswordMethod) -> Result<(), EngineError> {
@@ -217,9 +225,21 @@ impl Pop3Client {
         })
     }
 
-    /// The capabilities from the last CAPA.
+    /// The capabilities from the last CAPA (before login, until [`Pop3Client::capabilities_after_login`]).
     pub fn capabilities(&self) -> &Capabilities {
         self.s.capabilities()
+    }
+
+    /// The capabilities as the logged-in session has them (RFC 2449 section 5: they may differ from those
+    /// before login). CAPA is asked once, when first needed: a run with nothing to download never needs it,
+    /// and saves the round trip.
+    pub async fn capabilities_after_login(&mut self) -> Result<&Capabilities, EngineError> {
+        if !self.caps_after_login {
+            // CAPA is optional (RFC 2449); without it, what was known before login stands.
+            let _ = self.run(Pop3Command::Capa).await?;
+            self.caps_after_login = true;
+        }
+        Ok(self.s.capabilities())
     }
 
     /// Queues a command.
@@ -272,9 +292,9 @@ impl Pop3Client {
         Ok(r)
     }
 
-    /// Whether commands may be sent before earlier answers arrive.
-    pub fn pipelining(&self) -> bool {
-        self.s.capabilities().pipelining()
+    /// Whether commands may be sent before earlier answers arrive (asks CAPA first if not yet since login).
+    pub async fn pipelining(&mut self) -> Result<bool, EngineError> {
+        Ok(self.capabilities_after_login().await?.pipelining())
     }
 
     /// QUIT: the server enters its UPDATE state and applies DELEs (RFC 1939 section 6). Returns whether it

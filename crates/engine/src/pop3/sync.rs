@@ -1,11 +1,13 @@
 //! The POP3 download run: the INBOX into the store, then (per the mode) deletions on the server, never
 //! before the local copies are durably committed.
 //!
-//! Owns: the order of a run (login, UIDL, LIST, download in pipelined RETRs streamed to the store writer in
-//! batches, commit, RSET, DELE, QUIT, then recording the deletions), the cross-protocol content match (a message
-//! already stored over IMAP gains a POP3 location, not a second copy), and servers without UIDL (content hash as
-//! identity, no deletion unless forced). Must never: DELE a message whose copy is not committed; record a
-//! deletion before the server's `+OK` to QUIT (RFC 1939 section 6: only then are DELEs applied).
+//! Owns: the order of a run (login and the run record at once, UIDL and the store's known UIDLs at once,
+//! LIST, CAPA only when there is something to download, the download in pipelined RETRs streamed to the store
+//! writer in batches, commit, RSET, DELE, QUIT, then recording the deletions), the cross-protocol content
+//! match (a message already stored over IMAP gains a POP3 location, not a second copy), and servers without
+//! UIDL (content hash as identity, no deletion unless forced). Must never: DELE a message whose copy is not
+//! committed; record a deletion before the server's `+OK` to QUIT (RFC 1939 section 6: only then are DELEs
+//! applied).
 //!
 //! RFC 1939 sections 5-7, RFC 2449 section 6.6 (PIPELINING).
 
@@ -319,7 +321,10 @@ async fn download(
     synthesized: &mut HashMap<SeqNum, Uidl>,
     known: &KnownUidls,
 ) -> Result<(), EngineError> {
-    let pipelined = c.pipelining();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let pipelined = c.pipelining().await?;
     let mut next = 0usize;
     // RETRs in flight, in order: (message, bytes announced by LIST).
     let mut in_flight: std::collections::VecDeque<&Listed> = std::collections::VecDeque::new();
