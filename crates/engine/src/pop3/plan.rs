@@ -3,9 +3,8 @@
 //!
 //! RFC 1939 section 7 (UIDL: the only stable identity of a POP3 message across sessions).
 
-use std::collections::{HashMap, HashSet};
-
 use foldhash::fast::RandomState;
+use indexmap::IndexMap;
 
 use mailsync_proto::{SeqNum, Uidl};
 
@@ -29,9 +28,10 @@ pub struct Known {
     pub deleted_on_server_at: Option<i64>,
 }
 
-/// The UIDLs the store holds, keyed for the planners. foldhash (randomly seeded per process) rather than
-/// SipHash: a no-op run looks up every UIDL the server lists, tens of thousands on a big mailbox.
-pub type KnownUidls = HashMap<Uidl, Known, RandomState>;
+/// The UIDLs the store holds, keyed for the planners. A no-op run looks up every UIDL the server lists, tens of
+/// thousands on a big mailbox: foldhash (randomly seeded per process) rather than SipHash, and an index map,
+/// whose positions let [`plan_download`] mark what the server still lists without a set of its own.
+pub type KnownUidls = IndexMap<Uidl, Known, RandomState>;
 
 /// What to do with the server's copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +57,28 @@ pub struct DownloadPlan {
 /// Messages to download: those whose UIDL the store does not know. Without UIDL every message is listed for
 /// download and deduplicated by content afterwards.
 pub fn plan_download(listing: &[Listed], known: &KnownUidls) -> DownloadPlan {
-    let download =
-        listing.iter().filter(|l| l.uidl.as_ref().is_none_or(|u| !known.contains_key(u))).cloned().collect();
-    let mut listed: HashSet<&Uidl, RandomState> =
-        HashSet::with_capacity_and_hasher(listing.len(), RandomState::default());
-    listed.extend(listing.iter().filter_map(|l| l.uidl.as_ref()));
-    let has_uidl = !listed.is_empty() || listing.is_empty();
+    // still_listed[i]: the server lists known UIDL number i.
+    let mut still_listed = vec![false; known.len()];
+    let mut download = Vec::new();
+    for l in listing {
+        match l.uidl.as_ref().and_then(|u| known.get_index_of(u)) {
+            Some(i) => {
+                if let Some(seen) = still_listed.get_mut(i) {
+                    *seen = true;
+                }
+            }
+            None => download.push(l.clone()),
+        }
+    }
+    let has_uidl = listing.iter().any(|l| l.uidl.is_some()) || listing.is_empty();
     let mut vanished: Vec<Uidl> = if has_uidl {
         known
             .iter()
-            .filter(|(u, k)| {
-                k.deleted_on_server_at.is_none() && k.downloaded_at.is_some() && !listed.contains(u)
+            .zip(&still_listed)
+            .filter(|((_, k), listed)| {
+                k.deleted_on_server_at.is_none() && k.downloaded_at.is_some() && !**listed
             })
-            .map(|(u, _)| u.clone())
+            .map(|((u, _), _)| u.clone())
             .collect()
     } else {
         Vec::new()
@@ -132,6 +141,29 @@ mod tests {
         let p = plan_download(&listing, &kn);
         assert_eq!(p.download.iter().map(|d| d.msg.get()).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(p.vanished, vec![Uidl::new("x").unwrap()], "y was already recorded as deleted");
+    }
+
+    #[test]
+    fn vanished_is_exact_whatever_the_order_and_repeats_of_the_listing() {
+        // Rows: (listing, known) -> (download, vanished). Live = downloaded and not seen deleted.
+        let live = k(Some(10), None);
+        let rows: [(&[Listed], &[(&str, Known)], &[u32], &[&str]); 5] = [
+            (&[l(1, Some("b")), l(2, Some("a"))], &[("a", live), ("b", live)], &[], &[]),
+            (&[l(1, Some("a")), l(2, Some("a"))], &[("a", live), ("b", live)], &[], &["b"]),
+            (
+                &[l(1, Some("n")), l(2, Some("c"))],
+                &[("a", live), ("b", live), ("c", live)],
+                &[1],
+                &["a", "b"],
+            ),
+            (&[], &[("a", live), ("z", k(None, None))], &[], &["a"]),
+            (&[l(1, Some("a"))], &[], &[1], &[]),
+        ];
+        for (listing, kn, download, vanished) in rows {
+            let p = plan_download(listing, &known(kn));
+            assert_eq!(p.download.iter().map(|d| d.msg.get()).collect::<Vec<_>>(), download, "{listing:?}");
+            assert_eq!(p.vanished.iter().map(Uidl::as_str).collect::<Vec<_>>(), vanished, "{listing:?}");
+        }
     }
 
     #[test]
