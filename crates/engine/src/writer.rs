@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 
-use mailsync_store::{BatchOutcome, Store, StoreError};
+use mailsync_store::{AccountId, BatchOutcome, Protocol, RunId, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::EngineError;
@@ -99,6 +99,21 @@ impl StoreHandle {
             self.wait_one().await?;
         }
         Ok(std::mem::take(&mut self.done))
+    }
+
+    /// Records the start of a `protocol` run for the account named `name` (added to the store when new):
+    /// the account's id and the run's.
+    pub async fn begin_run(
+        &mut self,
+        name: &str,
+        protocol: Protocol,
+    ) -> Result<(AccountId, RunId), EngineError> {
+        let name = name.to_owned();
+        self.call(move |s| {
+            let account = s.account(&name)?;
+            Ok((account, s.begin_run(account, protocol)?))
+        })
+        .await
     }
 
     /// Waits for everything, stops the thread and gives the store back.

@@ -205,14 +205,7 @@ async fn begin_run(store: &mut StoreHandle, cfg: &ImapSyncConfig) -> Result<Opti
     if cfg.dry_run {
         return Ok(None);
     }
-    let name = cfg.account.clone();
-    let run = store
-        .call(move |s| {
-            let account = s.account(&name)?;
-            s.begin_run(account, Protocol::Imap)
-        })
-        .await?;
-    Ok(Some(run))
+    Ok(Some(store.begin_run(&cfg.account, Protocol::Imap).await?.1))
 }
 
 /// One folder as LIST shows it.

@@ -115,14 +115,7 @@ async fn begin_run(
     if cfg.dry_run {
         return Ok(None);
     }
-    let name = cfg.account.clone();
-    let run = store
-        .call(move |s| {
-            let a = s.account(&name)?;
-            Ok((a, s.begin_run(a, Protocol::Pop3)?))
-        })
-        .await?;
-    Ok(Some(run))
+    Ok(Some(store.begin_run(&cfg.account, Protocol::Pop3).await?))
 }
 
 async fn finish(
