@@ -146,8 +146,9 @@ mod tests {
     #[test]
     fn vanished_is_exact_whatever_the_order_and_repeats_of_the_listing() {
         // Rows: (listing, known) -> (download, vanished). Live = downloaded and not seen deleted.
+        type Row<'a> = (&'a [Listed], &'a [(&'a str, Known)], &'a [u32], &'a [&'a str]);
         let live = k(Some(10), None);
-        let rows: [(&[Listed], &[(&str, Known)], &[u32], &[&str]); 5] = [
+        let rows: [Row<'_>; 5] = [
             (&[l(1, Some("b")), l(2, Some("a"))], &[("a", live), ("b", live)], &[], &[]),
             (&[l(1, Some("a")), l(2, Some("a"))], &[("a", live), ("b", live)], &[], &["b"]),
             (
