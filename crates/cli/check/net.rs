@@ -43,6 +43,20 @@ pub async fn resolve(list: &mut Checklist, h: &HintCtx<'_>, ep: &Endpoint) -> Op
     None
 }
 
+/// `resolve`, then `connect`: whether the endpoint can be reached. When it cannot, the protocol's `later` steps
+/// are recorded as skipped (and `connect` too, when the host did not resolve).
+pub async fn reach(list: &mut Checklist, h: &HintCtx<'_>, ep: &Endpoint, later: &[&'static str]) -> bool {
+    let Some(addrs) = resolve(list, h, ep).await else {
+        list.skip(h.protocol, &[&["connect"], later].concat(), "the host did not resolve");
+        return false;
+    };
+    if !connect(list, h, ep, &addrs).await {
+        list.skip(h.protocol, later, "no connection");
+        return false;
+    }
+    true
+}
+
 /// `connect`: whether a TCP connection to one of `addrs` opens.
 pub async fn connect(list: &mut Checklist, h: &HintCtx<'_>, ep: &Endpoint, addrs: &[SocketAddr]) -> bool {
     let started = Instant::now();

@@ -22,12 +22,7 @@ const MAX_MESSAGE: usize = 1024 * 1024;
 pub async fn check(list: &mut Checklist, h: &HintCtx<'_>, ep: &Endpoint, creds: Option<&Credentials>) {
     const P: &str = "pop3";
     let later = ["tls", "authenticate", "capabilities", "mailbox"];
-    let Some(addrs) = net::resolve(list, h, ep).await else {
-        list.skip(P, &[&["connect"], &later[..]].concat(), "the host did not resolve");
-        return;
-    };
-    if !net::connect(list, h, ep, &addrs).await {
-        list.skip(P, &later, "no connection");
+    if !net::reach(list, h, ep, &later).await {
         return;
     }
     if ep.security == Security::Tls {
