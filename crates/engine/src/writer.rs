@@ -88,7 +88,7 @@ impl StoreHandle {
         if let Some(answer) = self.in_flight.pop_front() {
             let outcome =
                 answer.await.map_err(|_| EngineError::Config("the store writer thread stopped".into()))??;
-            add_outcome(&mut self.done, &outcome);
+            self.done += outcome;
         }
         Ok(())
     }
@@ -128,18 +128,4 @@ impl StoreHandle {
             .and_then(Result::ok)
             .ok_or_else(|| EngineError::Config("the store writer thread panicked".into()))
     }
-}
-
-/// Adds `b`'s counts to `a`.
-pub fn add_outcome(a: &mut BatchOutcome, b: &BatchOutcome) {
-    a.new += b.new;
-    a.deduplicated += b.deduplicated;
-    a.reattached += b.reattached;
-    a.unchanged += b.unchanged;
-    a.stored += b.stored;
-    a.bytes += b.bytes;
-    a.updated += b.updated;
-    a.removed += b.removed;
-    a.messages_deleted += b.messages_deleted;
-    a.unfetchable += b.unfetchable;
 }

@@ -29,3 +29,19 @@ pub struct BatchOutcome {
     /// UIDs recorded as unfetchable.
     pub unfetchable: u64,
 }
+
+/// Adds another batch's counts (the engine sums a run's batches).
+impl std::ops::AddAssign for BatchOutcome {
+    fn add_assign(&mut self, b: BatchOutcome) {
+        self.new += b.new;
+        self.deduplicated += b.deduplicated;
+        self.reattached += b.reattached;
+        self.unchanged += b.unchanged;
+        self.stored += b.stored;
+        self.bytes += b.bytes;
+        self.updated += b.updated;
+        self.removed += b.removed;
+        self.messages_deleted += b.messages_deleted;
+        self.unfetchable += b.unfetchable;
+    }
+}
