@@ -63,12 +63,12 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json {
         let value = JsonMessage {
             id: id.get(),
-            message_id: row.message_id.as_deref(),
-            date: row.date.map(rfc3339),
-            from: row.from.as_deref(),
-            to: row.to.as_deref(),
-            cc: row.cc.as_deref(),
-            subject: row.subject.as_deref(),
+            message_id: row.headers.message_id.as_deref(),
+            date: row.headers.date.map(rfc3339),
+            from: row.headers.from.as_deref(),
+            to: row.headers.to.as_deref(),
+            cc: row.headers.cc.as_deref(),
+            subject: row.headers.subject.as_deref(),
             size: row.size,
             sha256: row.sha256_hex(),
             locations: locations.iter().map(JsonLocation::new).collect(),
@@ -95,12 +95,12 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
             lines.push(format!("{name:<12}{}", clean(v, terminal)));
         }
     };
-    field("Date:", row.date_header.as_deref());
-    field("From:", row.from.as_deref());
-    field("To:", row.to.as_deref());
-    field("Cc:", row.cc.as_deref());
-    field("Subject:", row.subject.as_deref());
-    field("Message-ID:", row.message_id.as_deref().map(|m| format!("<{m}>")).as_deref());
+    field("Date:", row.headers.date_header.as_deref());
+    field("From:", row.headers.from.as_deref());
+    field("To:", row.headers.to.as_deref());
+    field("Cc:", row.headers.cc.as_deref());
+    field("Subject:", row.headers.subject.as_deref());
+    field("Message-ID:", row.headers.message_id.as_deref().map(|m| format!("<{m}>")).as_deref());
     for l in &locations {
         let place = match (&l.folder, l.uid, &l.uidl) {
             (Some(folder), Some(uid), _) => format!("{} imap {folder} uid {uid}", l.account),

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, SqlContext, StoreError};
-use crate::headers::index_message;
+use crate::headers::{index_message, HeaderIndex};
 use crate::ids::MessageId;
 use crate::store::Store;
 
@@ -29,28 +29,8 @@ pub struct MessageRow {
     pub sha256: [u8; 32],
     /// Length of the raw bytes.
     pub size: u64,
-    /// Message-ID without angle brackets.
-    pub message_id: Option<String>,
-    /// Date header as unix seconds.
-    pub date: Option<i64>,
-    /// Date header as written.
-    pub date_header: Option<String>,
-    /// From, decoded.
-    pub from: Option<String>,
-    /// To, decoded.
-    pub to: Option<String>,
-    /// Cc, decoded.
-    pub cc: Option<String>,
-    /// Subject, decoded.
-    pub subject: Option<String>,
-    /// In-Reply-To ids, space-separated, without brackets.
-    pub in_reply_to: Option<String>,
-    /// References ids, space-separated, without brackets.
-    pub references: Option<String>,
-    /// Whether some MIME part is an attachment.
-    pub has_attachments: bool,
-    /// Why the header index is incomplete, if it is.
-    pub parse_error: Option<String>,
+    /// The header fields indexed when it was stored.
+    pub headers: HeaderIndex,
     /// When the message was first stored (unix seconds).
     pub created_at: i64,
 }
@@ -81,7 +61,7 @@ pub(crate) enum Stored {
 pub struct Prepared {
     hash: [u8; 32],
     len: usize,
-    index: crate::HeaderIndex,
+    index: HeaderIndex,
     text: crate::index::IndexedText,
 }
 
@@ -237,17 +217,19 @@ impl Store {
                             id: r.get(0)?,
                             sha256: [0; 32],
                             size: 0,
-                            message_id: r.get(3)?,
-                            date: r.get(4)?,
-                            date_header: r.get(5)?,
-                            from: r.get(6)?,
-                            to: r.get(7)?,
-                            cc: r.get(8)?,
-                            subject: r.get(9)?,
-                            in_reply_to: r.get(10)?,
-                            references: r.get(11)?,
-                            has_attachments: r.get(12)?,
-                            parse_error: r.get(13)?,
+                            headers: HeaderIndex {
+                                message_id: r.get(3)?,
+                                date: r.get(4)?,
+                                date_header: r.get(5)?,
+                                from: r.get(6)?,
+                                to: r.get(7)?,
+                                cc: r.get(8)?,
+                                subject: r.get(9)?,
+                                in_reply_to: r.get(10)?,
+                                references: r.get(11)?,
+                                has_attachments: r.get(12)?,
+                                parse_error: r.get(13)?,
+                            },
                             created_at: r.get(14)?,
                         },
                     ))
@@ -338,7 +320,7 @@ mod tests {
         ));
         assert_eq!(store.find_by_hash(&content_hash(b"Subject: a\r\n\r\nx")).unwrap(), Some(id));
         let row = store.message(id).unwrap();
-        assert_eq!((row.size, row.subject.as_deref(), row.created_at), (15, Some("a"), 1));
+        assert_eq!((row.size, row.headers.subject.as_deref(), row.created_at), (15, Some("a"), 1));
         assert_eq!(row.sha256, content_hash(b"Subject: a\r\n\r\nx"));
         assert!(delete_if_orphan(&store.conn, id).unwrap());
         assert!(matches!(store.raw(id), Err(StoreError::UnknownMessage(m)) if m == id));

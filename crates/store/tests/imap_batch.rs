@@ -258,7 +258,7 @@ fn raw_bytes_round_trip_exactly() {
     let row = store.message(id).unwrap();
     assert_eq!(row.size, u64::try_from(raw.len()).unwrap());
     assert_eq!(row.sha256, mailsync_store::content_hash(&raw));
-    assert_eq!(row.subject.as_deref(), Some("bytes"));
+    assert_eq!(row.headers.subject.as_deref(), Some("bytes"));
 }
 
 #[test]
