@@ -16,22 +16,29 @@ use compare::{compare, Verdict};
 use mailsync_proto::imap::{parse_response, Framer, MailboxAttr, Response, Section, Untagged};
 
 /// Both accept, but disagree: (transcript, start of the frame, why; which side is right).
-const KNOWN_DISAGREEMENTS: &[(&str, &str, &str)] = &[(
-    "literals.trace",
-    "* 2 FETCH (UID 2 BODY[HEADER.FIELDS",
-    "imap-proto keeps the backslash of a quoted-special (\"t\\\"x\" gives t\\\"x; RFC 3501 section 4.3 \
-     says t\"x) and reports BODY[HEADER.FIELDS (...)] as BODY[HEADER]; ours is right on both",
-)];
-
-/// imap-proto accepts, ours rejects on purpose.
-const KNOWN_ONLY_THEIRS: &[(&str, &str, &str)] = &[
-    ("quirks.trace", "* 1 FETCH (UID 0)", "a UID is an nz-number (RFC 3501 section 2.3.1.1)"),
+const KNOWN_DISAGREEMENTS: &[(&str, &str, &str)] = &[
+    (
+        "literals.trace",
+        "* 2 FETCH (UID 2 BODY[HEADER.FIELDS",
+        "imap-proto keeps the backslash of a quoted-special (\"t\\\"x\" gives t\\\"x; RFC 3501 section 4.3 \
+         says t\"x) and reports BODY[HEADER.FIELDS (...)] as BODY[HEADER]; ours is right on both",
+    ),
+    (
+        "quirks.trace",
+        "* 1 FETCH (UID 0)",
+        "a UID is an nz-number (RFC 3501 section 2.3.1.1): ours keeps the response and names the item \
+         malformed, with no UID",
+    ),
     (
         "quirks.trace",
         "* 2 FETCH (UID 14 MODSEQ (0))",
-        "a per-message mod-sequence is positive (RFC 7162 section 3.1.4)",
+        "a per-message mod-sequence is positive (RFC 7162 section 3.1.4): ours keeps the response and names \
+         the item malformed, with no MODSEQ (Zoho sends 0 and -1)",
     ),
 ];
+
+/// imap-proto accepts, ours rejects on purpose.
+const KNOWN_ONLY_THEIRS: &[(&str, &str, &str)] = &[];
 
 /// imap-proto panics (IMAP-PARSING.md).
 const KNOWN_PANICS: &[(&str, &str)] = &[("quirks.trace", "* 4 FETCH (UID 12 INTERNALDATE NIL")];
@@ -156,9 +163,12 @@ fn internaldate_nil_is_kept_where_imap_proto_panics() {
 }
 
 #[test]
-fn zero_uid_and_zero_modseq_are_malformed() {
+fn zero_uid_and_zero_modseq_are_kept_as_missing_and_named_malformed() {
+    let f = fetch(ours(b"* 1 FETCH (UID 0)\r\n"));
+    assert_eq!((f.uid, f.malformed.len()), (None, 1));
+    let f = fetch(ours(b"* 2 FETCH (UID 14 MODSEQ (0))\r\n"));
+    assert_eq!((f.uid.map(|u| u.get()), f.modseq, f.malformed.len()), (Some(14), None, 1));
     for wire in [&b"* 1 FETCH (UID 0)\r\n"[..], b"* 2 FETCH (UID 14 MODSEQ (0))\r\n"] {
-        assert!(parse_response(&Bytes::copy_from_slice(wire)).is_err());
         assert!(theirs_accepts(wire));
     }
 }

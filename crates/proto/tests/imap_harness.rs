@@ -373,7 +373,7 @@ pub fn command_from_line(line: &str) -> (String, Command) {
             return_special_use: args.len() > 2,
         },
         "STATUS" => Command::Status {
-            mailbox: unquote(&args[0]),
+            mailbox: unquote(&args[0]).into(),
             items: inner_words(&args[1])
                 .iter()
                 .map(|i| match i.to_ascii_uppercase().as_str() {
@@ -410,9 +410,9 @@ pub fn command_from_line(line: &str) -> (String, Command) {
                 }
             }
             if name == "SELECT" {
-                Command::Select { mailbox, condstore, qresync }
+                Command::Select { mailbox: mailbox.into(), condstore, qresync }
             } else {
-                Command::Examine { mailbox, condstore, qresync }
+                Command::Examine { mailbox: mailbox.into(), condstore, qresync }
             }
         }
         "UID" => {
@@ -614,6 +614,9 @@ fn render_fetch(f: &Fetch) -> String {
     }
     if !f.skipped.is_empty() {
         let _ = write!(out, " skipped={}", f.skipped.join(","));
+    }
+    if !f.malformed.is_empty() {
+        let _ = write!(out, " malformed={}", f.malformed.join(";"));
     }
     out
 }

@@ -57,8 +57,9 @@ pub async fn imap_view(
     folders.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
     let mut entries = Vec::new();
     for folder in &folders {
-        let data =
-            c.run_ok(Command::Examine { mailbox: folder.clone(), condstore: false, qresync: None }).await?;
+        let data = c
+            .run_ok(Command::Examine { mailbox: folder.clone().into(), condstore: false, qresync: None })
+            .await?;
         let mut uidvalidity = None;
         let mut exists = 0;
         for u in data {

@@ -81,14 +81,14 @@ pub enum Command {
     /// `STATUS mailbox (items)` (RFC 3501 section 6.3.10).
     Status {
         /// The mailbox name.
-        mailbox: String,
+        mailbox: MailboxName,
         /// The items to ask for.
         items: Vec<StatusItem>,
     },
     /// `SELECT mailbox [(CONDSTORE)|(QRESYNC (...))]` (RFC 3501 section 6.3.1, RFC 7162).
     Select {
         /// The mailbox name.
-        mailbox: String,
+        mailbox: MailboxName,
         /// Send the CONDSTORE select parameter (omitted when `qresync` is given, which implies it).
         condstore: bool,
         /// Send the QRESYNC select parameter (QRESYNC must have been ENABLEd).
@@ -97,7 +97,7 @@ pub enum Command {
     /// `EXAMINE`: like [`Command::Select`], read-only (RFC 3501 section 6.3.2).
     Examine {
         /// The mailbox name.
-        mailbox: String,
+        mailbox: MailboxName,
         /// Send the CONDSTORE select parameter (omitted when `qresync` is given, which implies it).
         condstore: bool,
         /// Send the QRESYNC select parameter (QRESYNC must have been ENABLEd).
@@ -120,6 +120,28 @@ pub enum Command {
         /// What to search for.
         criteria: SearchKey,
     },
+}
+
+/// A mailbox name as a command names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MailboxName {
+    /// A name in UTF-8, sent in modified UTF-7 (INBOX, in any case, as `INBOX`).
+    Utf8(String),
+    /// The name exactly as the server listed it: a name that is not valid modified UTF-7 cannot be rebuilt
+    /// from its (lossy) decoding, so it is sent back as the server spelled it.
+    Wire(Vec<u8>),
+}
+
+impl From<String> for MailboxName {
+    fn from(name: String) -> Self {
+        MailboxName::Utf8(name)
+    }
+}
+
+impl From<&str> for MailboxName {
+    fn from(name: &str) -> Self {
+        MailboxName::Utf8(name.to_owned())
+    }
 }
 
 /// The QRESYNC select parameter (RFC 7162 section 3.2.5): what the client knew of the mailbox.
@@ -332,7 +354,7 @@ impl Command {
             }
             Command::Status { mailbox, items } => {
                 w.sp();
-                write_mailbox(w, mailbox);
+                write_mailbox_name(w, mailbox);
                 w.raw(b" (");
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -345,7 +367,7 @@ impl Command {
             Command::Select { mailbox, condstore, qresync }
             | Command::Examine { mailbox, condstore, qresync } => {
                 w.sp();
-                write_mailbox(w, mailbox);
+                write_mailbox_name(w, mailbox);
                 write_select_params(w, *condstore, qresync.as_ref());
             }
             Command::UidFetch { set, items, changed_since, vanished } => {
@@ -376,6 +398,14 @@ fn write_mailbox(w: &mut Writer, name: &str) {
         w.raw(b"INBOX");
     } else {
         w.astring(mutf7::encode(name).as_bytes());
+    }
+}
+
+/// A [`MailboxName`]: UTF-8 as [`write_mailbox`] does, wire bytes as an astring of exactly those bytes.
+fn write_mailbox_name(w: &mut Writer, name: &MailboxName) {
+    match name {
+        MailboxName::Utf8(name) => write_mailbox(w, name),
+        MailboxName::Wire(bytes) => w.astring(bytes),
     }
 }
 

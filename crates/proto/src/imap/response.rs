@@ -544,6 +544,12 @@ pub struct Fetch {
     pub bodies: Vec<BodySection>,
     /// Names of the items that were skipped (e.g. `ENVELOPE`, `X-GM-LABELS`).
     pub skipped: Vec<String>,
+    /// Items that did not follow the grammar and were stepped over, each named with what was wrong
+    /// (e.g. `MODSEQ (mod-sequence must not be 0)`, `BODY[2] without a value`). The other items of the
+    /// response are kept; a caller that relies on a malformed item must treat it as missing.
+    pub malformed: Vec<String>,
+    /// Whether a UID item was seen (a second one that disagrees voids `uid`).
+    pub(crate) uid_seen: bool,
 }
 
 impl Fetch {
@@ -558,6 +564,8 @@ impl Fetch {
             modseq: None,
             bodies: Vec::new(),
             skipped: Vec::new(),
+            malformed: Vec::new(),
+            uid_seen: false,
         }
     }
 

@@ -16,6 +16,7 @@ use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 use super::error::{lossy, Pop3Error};
+use crate::imap::error::excerpt;
 use crate::types::{SeqNum, Uidl};
 
 /// The drop listing of STAT: how many messages, and their total size in octets.
@@ -70,7 +71,7 @@ fn uidl_listing(i: &[u8]) -> IResult<&[u8], (u32, &[u8])> {
 }
 
 fn malformed(what: &'static str, line: &[u8]) -> Pop3Error {
-    Pop3Error::MalformedListing { what, line: lossy(line) }
+    Pop3Error::MalformedListing { what, line: excerpt(line) }
 }
 
 fn complete<'a, O>(what: &'static str, line: &'a [u8], parsed: IResult<&'a [u8], O>) -> Result<O, Pop3Error> {
@@ -99,7 +100,7 @@ pub fn parse_uidl_listing(line: &[u8]) -> Result<UidlListing, Pop3Error> {
     let (msg, uidl) = complete("unique-id listing", line, uidl_listing(line))?;
     let msg = SeqNum::try_from(msg).map_err(|_| malformed("unique-id listing", line))?;
     let uidl =
-        Uidl::new(lossy(uidl)).map_err(|source| Pop3Error::InvalidUidl { line: lossy(line), source })?;
+        Uidl::new(lossy(uidl)).map_err(|source| Pop3Error::InvalidUidl { line: excerpt(line), source })?;
     Ok(UidlListing { msg, uidl })
 }
 
@@ -118,6 +119,52 @@ pub fn parse_scan_listings(body: &[u8]) -> Result<Vec<ScanListing>, Pop3Error> {
 /// Parses the body of `UIDL` (no argument).
 pub fn parse_uidl_listings(body: &[u8]) -> Result<Vec<UidlListing>, Pop3Error> {
     lines(body).map(parse_uidl_listing).collect()
+}
+
+/// A multi-line listing read line by line: what parsed, and each line that did not, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lenient<T> {
+    /// The lines that parsed, in server order.
+    pub listings: Vec<T>,
+    /// The lines that did not.
+    pub bad: Vec<BadListing>,
+}
+
+/// One listing line that does not follow RFC 1939.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadListing {
+    /// The message number, when the line starts with one.
+    pub msg: Option<SeqNum>,
+    /// What is wrong (the error's text, the line escaped and shortened).
+    pub error: Pop3Error,
+}
+
+/// Parses the body of `UIDL` line by line: one bad line (a UIDL with a space, 1,000 characters, 8-bit or
+/// control bytes) costs that line, not the listing.
+pub fn parse_uidl_listings_lenient(body: &[u8]) -> Lenient<UidlListing> {
+    lenient(body, parse_uidl_listing)
+}
+
+/// Parses the body of `LIST` line by line (see [`parse_uidl_listings_lenient`]).
+pub fn parse_scan_listings_lenient(body: &[u8]) -> Lenient<ScanListing> {
+    lenient(body, parse_scan_listing)
+}
+
+fn lenient<T>(body: &[u8], parse: impl Fn(&[u8]) -> Result<T, Pop3Error>) -> Lenient<T> {
+    let mut out = Lenient { listings: Vec::new(), bad: Vec::new() };
+    for line in lines(body) {
+        match parse(line) {
+            Ok(l) => out.listings.push(l),
+            Err(error) => out.bad.push(BadListing { msg: leading_number(line), error }),
+        }
+    }
+    out
+}
+
+/// The message number a listing line starts with, if it starts with one.
+fn leading_number(line: &[u8]) -> Option<SeqNum> {
+    let (_, (_, n)) = (space0::<_, nom::error::Error<&[u8]>>, dec_u32).parse(line).ok()?;
+    SeqNum::try_from(n).ok()
 }
 
 #[cfg(test)]
@@ -186,6 +233,26 @@ mod tests {
             parse_uidl_listing(b"3 000000015f3c2a01"),
             Ok(UidlListing { msg: seq(3), uidl: uidl("000000015f3c2a01") })
         );
+    }
+
+    #[test]
+    fn lenient_listings_keep_the_good_lines() {
+        let long = "x".repeat(1000);
+        let body =
+            format!("1 good1\r\n2 has space\r\n3 {long}\r\n4 caf\u{e9}\r\n5 a\x01b\r\nsix x\r\n7 good7\r\n");
+        let l = parse_uidl_listings_lenient(body.as_bytes());
+        assert_eq!(
+            l.listings,
+            vec![
+                UidlListing { msg: seq(1), uidl: uidl("good1") },
+                UidlListing { msg: seq(7), uidl: uidl("good7") }
+            ]
+        );
+        let msgs: Vec<Option<u32>> = l.bad.iter().map(|b| b.msg.map(SeqNum::get)).collect();
+        assert_eq!(msgs, vec![Some(2), Some(3), Some(4), Some(5), None]);
+        let scan = parse_scan_listings_lenient(b"1 100\r\n2 lots\r\n3 300\r\n");
+        assert_eq!(scan.listings.len(), 2);
+        assert_eq!(scan.bad.iter().map(|b| b.msg.map(SeqNum::get)).collect::<Vec<_>>(), vec![Some(2)]);
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub use capability::{parse_capabilities, Capabilities, Capability, Expire};
 pub use command::{apop_digest, InitialResponse, Pop3Command};
 pub use error::Pop3Error;
 pub use listing::{
-    parse_scan_listing, parse_scan_listings, parse_stat, parse_uidl_listing, parse_uidl_listings,
-    ScanListing, Stat, UidlListing,
+    parse_scan_listing, parse_scan_listings, parse_scan_listings_lenient, parse_stat, parse_uidl_listing,
+    parse_uidl_listings, parse_uidl_listings_lenient, BadListing, Lenient, ScanListing, Stat, UidlListing,
 };
 pub use multiline::{dot_stuff, Decoded, DotDecoder, Overflow};
 pub use response::{

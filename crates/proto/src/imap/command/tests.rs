@@ -194,7 +194,7 @@ fn list_patterns_keep_wildcards() {
 #[test]
 fn status_items() {
     let cmd = Command::Status {
-        mailbox: "INBOX".to_owned(),
+        mailbox: "INBOX".into(),
         items: vec![
             StatusItem::Messages,
             StatusItem::Recent,
@@ -210,7 +210,7 @@ fn status_items() {
         b"A1 STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE)\r\n"
     );
     assert_eq!(cmd.name(), "STATUS");
-    let intl = Command::Status { mailbox: "台北".to_owned(), items: vec![StatusItem::UidNext] };
+    let intl = Command::Status { mailbox: "台北".into(), items: vec![StatusItem::UidNext] };
     assert_eq!(line(&intl, PLAIN), b"A1 STATUS &U,BTFw- (UIDNEXT)\r\n");
 }
 
@@ -230,8 +230,23 @@ fn mailbox_names_inbox_any_case_and_mutf7() {
         ("", b"A1 SELECT \"\"\r\n"),
     ];
     for &(mailbox, wire) in table {
-        let cmd = Command::Select { mailbox: mailbox.to_owned(), condstore: false, qresync: None };
+        let cmd = Command::Select { mailbox: mailbox.into(), condstore: false, qresync: None };
         assert_eq!(line(&cmd, PLAIN), wire, "mailbox {mailbox:?}");
+    }
+}
+
+#[test]
+fn wire_names_go_back_as_the_server_spelled_them() {
+    use crate::imap::command::MailboxName;
+    let table: &[(&[u8], &[&[u8]])] = &[
+        (b"Tab\there", &[b"A1 EXAMINE {8}\r\n", b"Tab\there\r\n"]),
+        (b"&-broken", &[b"A1 EXAMINE &-broken\r\n"]),
+        (b"caf\xc3\xa9", &[b"A1 EXAMINE {5}\r\n", b"caf\xc3\xa9\r\n"]),
+    ];
+    for &(name, wire) in table {
+        let cmd =
+            Command::Examine { mailbox: MailboxName::Wire(name.to_vec()), condstore: false, qresync: None };
+        assert_eq!(chunks(&cmd, PLAIN), wire, "mailbox {name:?}");
     }
 }
 
@@ -243,8 +258,8 @@ fn select_and_examine_parameters() {
         known_uids: None,
     };
     let with_known = QresyncParams { known_uids: Some(set(b"41,43:211,214:541")), ..qresync.clone() };
-    let select = |condstore, qresync| Command::Select { mailbox: "INBOX".to_owned(), condstore, qresync };
-    let examine = |condstore, qresync| Command::Examine { mailbox: "INBOX".to_owned(), condstore, qresync };
+    let select = |condstore, qresync| Command::Select { mailbox: "INBOX".into(), condstore, qresync };
+    let examine = |condstore, qresync| Command::Examine { mailbox: "INBOX".into(), condstore, qresync };
     let table: &[(Command, &[u8])] = &[
         (select(false, None), b"A1 SELECT INBOX\r\n"),
         (select(true, None), b"A1 SELECT INBOX (CONDSTORE)\r\n"),
@@ -369,7 +384,7 @@ fn redacted_hides_initial_responses() {
 
 #[test]
 fn redacted_reads_like_the_wire_otherwise() {
-    let cmd = Command::Select { mailbox: "Sent Items".to_owned(), condstore: true, qresync: None };
+    let cmd = Command::Select { mailbox: "Sent Items".into(), condstore: true, qresync: None };
     assert_eq!(cmd.redacted("A3"), "A3 SELECT \"Sent Items\" (CONDSTORE)");
     let cmd = fetch(b"1:*", vec![FetchAttr::Flags], Some(modseq(9)), true);
     assert_eq!(cmd.redacted("A4"), "A4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 9 VANISHED)");

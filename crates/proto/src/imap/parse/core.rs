@@ -48,7 +48,10 @@ pub fn crlf(i: &[u8]) -> PResult<'_, ()> {
 
 /// `1*DIGIT`, the digits of a number.
 fn digits(i: &[u8]) -> PResult<'_, &[u8]> {
-    take_while1(|b: u8| b.is_ascii_digit()).parse(i)
+    match take_while1(|b: u8| b.is_ascii_digit()).parse(i) {
+        Err(nom::Err::Error(_)) => reject(i, "expected a number"),
+        other => other,
+    }
 }
 
 /// The value of a run of ASCII digits, or `None` on overflow.
@@ -210,7 +213,8 @@ pub fn text(i: &[u8]) -> PResult<'_, &[u8]> {
     take_while(|b| b != b'\r' && b != b'\n').parse(i)
 }
 
-/// `DQUOTE QUOTED-CHAR DQUOTE / nil`: a hierarchy delimiter (LIST, NAMESPACE).
+/// `DQUOTE QUOTED-CHAR DQUOTE / nil`: a hierarchy delimiter (LIST, NAMESPACE); leniently `""` for a
+/// flat namespace, as NIL.
 pub fn delimiter(i: &[u8]) -> PResult<'_, Option<char>> {
     if i.first() != Some(&b'"') {
         return nil(i).map(|(rest, ())| (rest, None));
@@ -218,6 +222,7 @@ pub fn delimiter(i: &[u8]) -> PResult<'_, Option<char>> {
     let (rest, q) = quoted(i)?;
     match q.as_ref() {
         [c] => Ok((rest, Some(char::from(*c)))),
+        [] => Ok((rest, None)),
         _ => reject(i, "delimiter must be one character"),
     }
 }
@@ -322,5 +327,6 @@ mod tests {
         assert_eq!(delimiter(b"\"\\\\\" "), Ok((&b" "[..], Some('\\'))));
         assert_eq!(delimiter(b"NIL "), Ok((&b" "[..], None)));
         assert!(error(delimiter(b"\"ab\" ")));
+        assert_eq!(delimiter(b"\"\" "), Ok((&b" "[..], None)));
     }
 }

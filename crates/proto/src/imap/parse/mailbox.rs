@@ -25,9 +25,12 @@ use crate::types::{ModSeq, Uid, UidValidity};
 /// [SP mbox-list-extended]`
 ///
 /// `mbox-list-extended = "(" [mbox-list-extended-item *(SP mbox-list-extended-item)] ")"` is skipped.
+///
+/// Leniently: an empty delimiter (`""`) as NIL, and control characters other than CR and LF (a TAB, say)
+/// in an unquoted name, which some servers send as they are stored.
 pub fn mailbox_list(i: &[u8], kind: ListKind) -> PResult<'_, ListItem> {
     let (rest, (attributes, _, delimiter, _, name)) =
-        (mbx_list_flags, sp, delimiter, sp, mailbox).parse(i)?;
+        (mbx_list_flags, sp, delimiter, sp, list_mailbox_name).parse(i)?;
     let mut rest = rest;
     if let Ok((r, _)) = sp(rest) {
         if r.first() == Some(&b'(') {
@@ -35,6 +38,21 @@ pub fn mailbox_list(i: &[u8], kind: ListKind) -> PResult<'_, ListItem> {
         }
     }
     Ok((rest, ListItem { kind, attributes, delimiter, name }))
+}
+
+/// The name in a LIST line: `mailbox`, where an unquoted name may also hold control characters (not CR
+/// or LF).
+fn list_mailbox_name(i: &[u8]) -> PResult<'_, Vec<u8>> {
+    if matches!(i.first(), Some(b'"' | b'{')) {
+        return mailbox(i);
+    }
+    let lenient = |b: u8| (b < 0x20 && b != b'\r' && b != b'\n') || b == 0x7f;
+    let (rest, name) =
+        take_while(|b| lenient(b) || super::core::is_astring_char(b) || b == b'%' || b == b'*').parse(i)?;
+    if name.is_empty() {
+        return reject(i, "expected a mailbox name");
+    }
+    Ok((rest, name.to_vec()))
 }
 
 /// After `"STATUS" SP`: `mailbox SP "(" [status-att-list] ")"`
@@ -104,6 +122,15 @@ mod tests {
 
     fn list(wire: &[u8]) -> Option<ListItem> {
         mailbox_list(wire, ListKind::List).ok().map(|(_, l)| l)
+    }
+
+    #[test]
+    fn list_lenient_delimiter_and_names() {
+        let l = list(b"() \"\" \"Flat\"\r\n").map(|l| (l.delimiter, l.name));
+        assert_eq!(l, Some((None, b"Flat".to_vec())));
+        let l = list(b"(\\HasNoChildren) \"/\" Tab\there\r\n").map(|l| l.name);
+        assert_eq!(l, Some(b"Tab\there".to_vec()));
+        assert!(list(b"() \"/\" \r\n").is_none());
     }
 
     #[test]
