@@ -424,7 +424,7 @@ impl Run<'_> {
         };
         let used_qresync = qparams.is_some();
         let cmd = Command::Examine {
-            mailbox: f.name.clone(),
+            mailbox: f.name.clone().into(),
             condstore: self.condstore && !used_qresync,
             qresync: qparams,
         };
