@@ -67,6 +67,7 @@ fn build(dir: &Path) -> PathBuf {
             NewPop3Message { uidl: Uidl::new("u-one").unwrap(), raw: fixture(1), prepared: None },
             NewPop3Message { uidl: Uidl::new("u-23").unwrap(), raw: fixture(23), prepared: None },
         ],
+        ..Pop3Batch::default()
     };
     store.apply_pop3_batch(work, pop).unwrap();
     let run = store.begin_run(work, Protocol::Imap).unwrap();

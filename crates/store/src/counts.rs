@@ -43,8 +43,13 @@ pub struct ProtocolStatus {
     pub messages: u64,
     /// Bytes of those distinct messages.
     pub bytes: u64,
+    /// Messages the server lists that are not stored (gaps, retried on later runs), by reason.
+    pub gaps: Vec<(String, u64)>,
     /// The latest run, if any.
     pub last_run: Option<RunRow>,
+    /// Whether a sync or watch of the account holds its sync lock now (so an unfinished last run is still
+    /// going, not interrupted).
+    pub running: bool,
 }
 
 /// What `mailsync status NAME` shows.
@@ -105,6 +110,7 @@ impl Store {
             .and_then(|mut s| s.query_row([account], |r| r.get(0)))
             .ctx(|| format!("counting mailboxes of account {account}"))?;
         let mut status = AccountStatus { folders: u(folders), ..AccountStatus::default() };
+        let running = self.account_locked(account)?;
         for protocol in [Protocol::Imap, Protocol::Pop3] {
             let (locations, messages, bytes): (i64, i64, i64) = self
                 .conn
@@ -118,11 +124,27 @@ impl Store {
                     s.query_row(params![account, protocol], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 })
                 .ctx(|| format!("counting {protocol} locations of account {account}"))?;
+            let gaps_sql = match protocol {
+                Protocol::Imap => {
+                    "SELECT reason, count(*) FROM unfetchable WHERE mailbox_id IN
+                        (SELECT id FROM mailboxes WHERE account_id = ?1) GROUP BY reason ORDER BY 2 DESC, 1"
+                }
+                Protocol::Pop3 => {
+                    "SELECT reason, count(*) FROM pop3_gaps WHERE account_id = ?1 GROUP BY reason ORDER BY 2 DESC, 1"
+                }
+            };
+            let gaps: Vec<(String, i64)> = self
+                .conn
+                .prepare_cached(gaps_sql)
+                .and_then(|mut s| s.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .ctx(|| format!("counting {protocol} gaps of account {account}"))?;
             let side = ProtocolStatus {
                 locations: u(locations),
                 messages: u(messages),
                 bytes: u(bytes),
+                gaps: gaps.into_iter().map(|(r, n)| (r, u(n))).collect(),
                 last_run: self.runs_via(account, Some(protocol), 1)?.into_iter().next(),
+                running,
             };
             match protocol {
                 Protocol::Imap => status.imap = side,

@@ -50,6 +50,21 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
+    /// Another process is syncing the account on this store (it holds the account's sync lock).
+    #[error("another sync of account {account} is running on this store")]
+    AccountBusy {
+        /// The account's name.
+        account: String,
+    },
+    /// The account's sync lock could not be taken or tested for another reason.
+    #[error("cannot lock {path} for a sync: {source}")]
+    Lock {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+
     /// SQLite would not switch the file to write-ahead logging (e.g. a file system without shared
     /// memory support).
     #[error("cannot enable write-ahead logging on {path}: journal mode stayed {mode:?}")]

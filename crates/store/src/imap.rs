@@ -1,6 +1,7 @@
 //! The IMAP mirror: applying a batch of server changes to a mailbox in one transaction.
 //!
-//! Owns: IMAP locations (`locations` rows with protocol 'imap'), the `unfetchable` table, advancing a
+//! Owns: IMAP locations (`locations` rows with protocol 'imap'), the `unfetchable` table (IMAP gaps: UIDs
+//! the server lists that are not stored, with the reason, the attempts and when to try again), advancing a
 //! mailbox cursor together with its data, the planners' view of a mailbox (UID, flags, modseq), and the
 //! UIDVALIDITY reset.
 //!
@@ -66,8 +67,41 @@ pub struct ImapBatch {
     pub expunged: Vec<Uid>,
     /// The cursor to commit with the data, if it advances.
     pub cursor: Option<MailboxCursor>,
-    /// UIDs that SEARCH lists but FETCH never returns, with why.
+    /// UIDs the server lists whose message could not be stored this time, with why (gaps, retried later:
+    /// see [`retry_delay`]).
     pub unfetchable: Vec<(Uid, String)>,
+    /// UIDs stored earlier in this run whose copy turned out not to be the message (the server later sent
+    /// a different body for the same UID): their locations go, and they should be recorded in
+    /// `unfetchable` in the same batch.
+    pub retracted: Vec<Uid>,
+}
+
+/// A UID the server lists whose message is not stored: why, how often it was tried, and from when it may be
+/// tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapGap {
+    /// The UID.
+    pub uid: Uid,
+    /// Why the last attempt did not store it.
+    pub reason: String,
+    /// Attempts so far (at least 1).
+    pub attempts: u32,
+    /// Unix seconds from which it is tried again (0: at the next run).
+    pub retry_after: i64,
+    /// When it was first found missing.
+    pub seen_at: i64,
+}
+
+/// How long to wait before trying a gap again after `attempts` failed attempts: the next run after the
+/// first (most gaps are transient: a message expunged meanwhile, a dropped answer, Exchange's stand-in),
+/// then one hour, doubling up to a day. Shared by IMAP and POP3 gaps.
+pub fn retry_delay(attempts: u32) -> i64 {
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 24 * HOUR;
+    match attempts {
+        0 | 1 => 0,
+        n => HOUR.saturating_mul(1i64 << (n - 2).min(5)).min(DAY),
+    }
 }
 
 impl ImapBatch {
@@ -80,6 +114,7 @@ impl ImapBatch {
             expunged: Vec::new(),
             cursor: None,
             unfetchable: Vec::new(),
+            retracted: Vec::new(),
         }
     }
 }
@@ -136,20 +171,54 @@ impl Store {
         imap_location(&self.conn, mailbox, uid)
     }
 
-    /// UIDs of `mailbox` recorded as unfetchable, with the reason.
-    pub fn unfetchable(&self, mailbox: MailboxId) -> Result<Vec<(Uid, String)>> {
-        let rows: Vec<(i64, String)> = self
+    /// The gaps of `mailbox`: UIDs recorded as not stored, by UID.
+    pub fn unfetchable(&self, mailbox: MailboxId) -> Result<Vec<ImapGap>> {
+        let rows: Vec<(i64, String, i64, i64, i64)> = self
             .conn
-            .prepare_cached("SELECT uid, reason FROM unfetchable WHERE mailbox_id = ?1 ORDER BY uid")
-            .and_then(|mut s| s.query_map([mailbox], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .prepare_cached(
+                "SELECT uid, reason, attempts, retry_after, seen_at FROM unfetchable WHERE mailbox_id = ?1
+                 ORDER BY uid",
+            )
+            .and_then(|mut s| {
+                s.query_map([mailbox], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                    .collect()
+            })
             .ctx(|| format!("reading unfetchable uids of mailbox {mailbox}"))?;
         rows.into_iter()
-            .map(|(uid, reason)| {
-                Uid::try_from(uid).map(|u| (u, reason)).map_err(|e| StoreError::CorruptRow {
-                    table: "unfetchable",
-                    id: uid,
-                    reason: e.to_string(),
+            .map(|(uid, reason, attempts, retry_after, seen_at)| {
+                let corrupt =
+                    |reason: String| StoreError::CorruptRow { table: "unfetchable", id: uid, reason };
+                Ok(ImapGap {
+                    uid: Uid::try_from(uid).map_err(|e| corrupt(e.to_string()))?,
+                    reason,
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    retry_after,
+                    seen_at,
                 })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` stored UIDs of `mailbox` spread over its range, with the SHA-256 of each message: the
+    /// sample that tells a renamed folder (same UIDs, same messages) from a different one.
+    pub fn imap_sample(&self, mailbox: MailboxId, limit: usize) -> Result<Vec<(Uid, [u8; 32])>> {
+        let ctx = || format!("sampling mailbox {mailbox}");
+        let all: Vec<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT l.uid, m.sha256 FROM locations l JOIN messages m ON m.id = l.message_id
+                 WHERE l.protocol = 'imap' AND l.mailbox_id = ?1 ORDER BY l.uid",
+            )
+            .and_then(|mut s| s.query_map([mailbox], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .ctx(ctx)?;
+        let step = all.len().div_ceil(limit.max(1)).max(1);
+        all.into_iter()
+            .step_by(step)
+            .map(|(uid, hash)| {
+                let corrupt = |reason: String| StoreError::CorruptRow { table: "locations", id: uid, reason };
+                let uid = Uid::try_from(uid).map_err(|e| corrupt(e.to_string()))?;
+                let hash: [u8; 32] = hash.try_into().map_err(|_| corrupt("sha256 is not 32 bytes".into()))?;
+                Ok((uid, hash))
             })
             .collect()
     }
@@ -260,13 +329,36 @@ impl Store {
         }
         out.messages_deleted = delete_orphans(&tx, &mut orphans)?;
 
+        let mut orphans = Vec::new();
+        for uid in &batch.retracted {
+            let gone: Option<MessageId> = tx
+                .prepare_cached(
+                    "DELETE FROM locations WHERE protocol = 'imap' AND mailbox_id = ?1 AND uid = ?2
+                     RETURNING message_id",
+                )
+                .and_then(|mut s| s.query_row(params![mailbox, uid.to_i64()], |r| r.get(0)).optional())
+                .ctx(|| format!("retracting uid {uid} from mailbox {mailbox}"))?;
+            if let Some(message) = gone {
+                out.retracted += 1;
+                orphans.push(message);
+            }
+        }
+        out.messages_deleted += delete_orphans(&tx, &mut orphans)?;
+
         for (uid, reason) in &batch.unfetchable {
-            tx.prepare_cached(
-                "INSERT INTO unfetchable (mailbox_id, uid, reason, seen_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (mailbox_id, uid) DO UPDATE SET reason = excluded.reason",
-            )
-            .and_then(|mut s| s.execute(params![mailbox, uid.to_i64(), reason, now]))
-            .ctx(|| format!("recording unfetchable uid {uid} in mailbox {mailbox}"))?;
+            let attempts: u32 = tx
+                .prepare_cached(
+                    "INSERT INTO unfetchable (mailbox_id, uid, reason, seen_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (mailbox_id, uid) DO UPDATE SET reason = excluded.reason, attempts = attempts + 1
+                     RETURNING attempts",
+                )
+                .and_then(|mut s| s.query_row(params![mailbox, uid.to_i64(), reason, now], |r| r.get(0)))
+                .ctx(|| format!("recording unfetchable uid {uid} in mailbox {mailbox}"))?;
+            tx.prepare_cached("UPDATE unfetchable SET retry_after = ?3 WHERE mailbox_id = ?1 AND uid = ?2")
+                .and_then(|mut s| {
+                    s.execute(params![mailbox, uid.to_i64(), now.saturating_add(retry_delay(attempts))])
+                })
+                .ctx(|| format!("scheduling unfetchable uid {uid} in mailbox {mailbox}"))?;
             out.unfetchable += 1;
         }
 

@@ -23,6 +23,7 @@ pub mod headers;
 mod ids;
 mod imap;
 pub mod index;
+mod lock;
 mod mailboxes;
 mod messages;
 mod migrate;
@@ -38,12 +39,15 @@ pub use counts::{AccountStatus, Counts, ProtocolStatus};
 pub use error::{Result, StoreError};
 pub use headers::{index_message, HeaderIndex};
 pub use ids::{AccountId, MailboxId, MessageId, Protocol, RunId};
-pub use imap::{normalize_flags, ImapBatch, MailboxCursor, NewImapMessage, ResetOutcome};
+pub use imap::{
+    normalize_flags, retry_delay, ImapBatch, ImapGap, MailboxCursor, NewImapMessage, ResetOutcome,
+};
+pub use lock::SyncLock;
 pub use mailboxes::{MailboxInfo, MailboxRow};
 pub use messages::{content_hash, MessageRow, Prepared};
 pub use migrate::schema_version;
 pub use outcome::BatchOutcome;
-pub use pop3::{NewPop3Message, Pop3Batch, Pop3LocationRow};
+pub use pop3::{NewPop3Message, Pop3Batch, Pop3Gap, Pop3LocationRow};
 pub use runs::{RunRow, RunSummary};
 pub use search::{Location, SearchHit, SearchOptions, Sort};
 pub use store::Store;

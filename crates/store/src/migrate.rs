@@ -45,6 +45,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!("0001_init.sql"),
     migration!("0002_search_index.sql", then = crate::index::reindex_all),
     migration!("0003_message_bodies.sql"),
+    migration!("0004_gaps.sql"),
 ];
 
 /// The schema version this binary writes.

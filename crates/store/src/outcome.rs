@@ -26,8 +26,10 @@ pub struct BatchOutcome {
     pub removed: u64,
     /// Messages deleted because no location was left.
     pub messages_deleted: u64,
-    /// UIDs recorded as unfetchable.
+    /// UIDs recorded as unfetchable (IMAP) or messages recorded as gaps (POP3).
     pub unfetchable: u64,
+    /// IMAP locations withdrawn because the copy turned out not to be the message.
+    pub retracted: u64,
 }
 
 /// Adds another batch's counts (the engine sums a run's batches).
@@ -43,5 +45,6 @@ impl std::ops::AddAssign for BatchOutcome {
         self.removed += b.removed;
         self.messages_deleted += b.messages_deleted;
         self.unfetchable += b.unfetchable;
+        self.retracted += b.retracted;
     }
 }

@@ -1,6 +1,7 @@
 //! POP3 downloads: which UIDLs of an account are stored, storing new ones, and recording deletions.
 //!
-//! Owns: POP3 locations (`locations` rows with protocol 'pop3'), keyed by (account, UIDL).
+//! Owns: POP3 locations (`locations` rows with protocol 'pop3'), keyed by (account, UIDL), and POP3 gaps
+//! (`pop3_gaps`: listed messages that were not stored, with the reason, retried later).
 //!
 //! Must never: remove a POP3 location (the local copy is the point of POP3; a deletion on the server
 //! only sets `deleted_on_server_at`); store a location before its message bytes are in the same
@@ -36,6 +37,22 @@ pub struct NewPop3Message {
 pub struct Pop3Batch {
     /// Newly downloaded messages.
     pub new: Vec<NewPop3Message>,
+    /// Listed messages that were not stored this time, by the identity the download used, with why
+    /// (retried later: see [`crate::retry_delay`]).
+    pub gaps: Vec<(Uidl, String)>,
+}
+
+/// A listed POP3 message that is not stored: why, how often it was tried, and when it is tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pop3Gap {
+    /// The identity the download used (the UIDL, or a content identity).
+    pub uidl: Uidl,
+    /// Why the last attempt did not store it.
+    pub reason: String,
+    /// Attempts so far (at least 1).
+    pub attempts: u32,
+    /// Unix seconds from which it is tried again (0: at the next run).
+    pub retry_after: i64,
 }
 
 /// A stored POP3 location.
@@ -130,11 +147,60 @@ impl Store {
             )
             .and_then(|mut s| s.execute(params![message, account, uidl.as_str(), now]))
             .ctx(|| format!("inserting pop3 uidl {uidl} for account {account}"))?;
+            tx.prepare_cached("DELETE FROM pop3_gaps WHERE account_id = ?1 AND uidl = ?2")
+                .and_then(|mut s| s.execute(params![account, uidl.as_str()]))
+                .ctx(|| format!("clearing the gap of pop3 uidl {uidl} for account {account}"))?;
             out.new += 1;
+        }
+        for (uidl, reason) in &batch.gaps {
+            let attempts: u32 = tx
+                .prepare_cached(
+                    "INSERT INTO pop3_gaps (account_id, uidl, reason, first_seen_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account_id, uidl) DO UPDATE SET reason = excluded.reason, attempts = attempts + 1
+                     RETURNING attempts",
+                )
+                .and_then(|mut s| s.query_row(params![account, uidl.as_str(), reason, now], |r| r.get(0)))
+                .ctx(|| format!("recording the gap of pop3 uidl {uidl} for account {account}"))?;
+            tx.prepare_cached("UPDATE pop3_gaps SET retry_after = ?3 WHERE account_id = ?1 AND uidl = ?2")
+                .and_then(|mut s| {
+                    s.execute(params![
+                        account,
+                        uidl.as_str(),
+                        now.saturating_add(crate::retry_delay(attempts))
+                    ])
+                })
+                .ctx(|| format!("scheduling the gap of pop3 uidl {uidl} for account {account}"))?;
+            out.unfetchable += 1;
         }
         tx.commit().ctx(|| format!("committing a pop3 batch for account {account}"))?;
         tracing::debug!(account = %account, ?out, "applied pop3 batch");
         Ok(out)
+    }
+
+    /// The POP3 gaps of `account`.
+    pub fn pop3_gaps(&self, account: AccountId) -> Result<Vec<Pop3Gap>> {
+        let rows: Vec<(String, String, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT uidl, reason, attempts, retry_after FROM pop3_gaps WHERE account_id = ?1 ORDER BY uidl",
+            )
+            .and_then(|mut s| s.query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect())
+            .ctx(|| format!("reading pop3 gaps of account {account}"))?;
+        rows.into_iter()
+            .map(|(uidl, reason, attempts, retry_after)| {
+                let uidl = Uidl::new(uidl).map_err(|e| StoreError::CorruptRow {
+                    table: "pop3_gaps",
+                    id: account.get(),
+                    reason: e.to_string(),
+                })?;
+                Ok(Pop3Gap {
+                    uidl,
+                    reason,
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    retry_after,
+                })
+            })
+            .collect()
     }
 
     /// Records that `uidls` of `account` were deleted on the server at `at` (after DELE and QUIT).

@@ -24,6 +24,10 @@ pub struct RunSummary {
     pub deleted_on_server: u64,
     /// Bytes downloaded.
     pub bytes: u64,
+    /// Messages the server lists that this run did not store, each recorded as a gap with its reason.
+    pub gaps: u64,
+    /// Server responses or items the run stepped over because they broke the protocol.
+    pub warnings: u64,
     /// Why the run failed; `None` on success.
     pub error: Option<String>,
 }
@@ -39,6 +43,8 @@ pub struct RunRow {
     pub started_at: i64,
     /// End; `None` while running or if the process died.
     pub finished_at: Option<i64>,
+    /// The process that ran it.
+    pub pid: Option<u32>,
     /// Its totals (zero until finished).
     pub summary: RunSummary,
 }
@@ -64,9 +70,10 @@ impl Store {
         Store::check_account(&tx, account)?;
         let id = tx
             .prepare_cached(
-                "INSERT INTO sync_runs (account_id, protocol, started_at) VALUES (?1, ?2, ?3) RETURNING id",
+                "INSERT INTO sync_runs (account_id, protocol, started_at, pid) VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
             )
-            .and_then(|mut s| s.query_row(params![account, protocol, now], |r| r.get(0)))
+            .and_then(|mut s| s.query_row(params![account, protocol, now, std::process::id()], |r| r.get(0)))
             .ctx(|| format!("starting a {protocol} run for account {account}"))?;
         tx.commit().ctx(|| format!("committing the start of a run for account {account}"))?;
         Ok(id)
@@ -83,7 +90,7 @@ impl Store {
         let n = tx
             .prepare_cached(
                 "UPDATE sync_runs SET finished_at = ?2, new = ?3, updated = ?4, removed = ?5,
-                     deleted_on_server = ?6, bytes = ?7, error = ?8
+                     deleted_on_server = ?6, bytes = ?7, error = ?8, gaps = ?9, warnings = ?10
                  WHERE id = ?1",
             )
             .and_then(|mut s| {
@@ -96,6 +103,8 @@ impl Store {
                     to_i64(summary.deleted_on_server),
                     to_i64(summary.bytes),
                     summary.error,
+                    to_i64(summary.gaps),
+                    to_i64(summary.warnings),
                 ])
             })
             .ctx(|| format!("finishing run {run}"))?;
@@ -122,7 +131,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, protocol, started_at, finished_at, new, updated, removed, deleted_on_server, bytes, error
+                "SELECT id, protocol, started_at, finished_at, new, updated, removed, deleted_on_server, bytes, error,
+                        gaps, warnings, pid
                  FROM sync_runs WHERE account_id = ?1 AND (?3 IS NULL OR protocol = ?3)
                  ORDER BY started_at DESC, id DESC LIMIT ?2",
             )
@@ -149,6 +159,7 @@ impl Store {
                 protocol,
                 started_at: r.get(2).ctx(ctx)?,
                 finished_at: r.get(3).ctx(ctx)?,
+                pid: r.get(12).ctx(ctx)?,
                 summary: RunSummary {
                     new: count(4)?,
                     updated: count(5)?,
@@ -156,6 +167,8 @@ impl Store {
                     deleted_on_server: count(7)?,
                     bytes: count(8)?,
                     error: r.get(9).ctx(ctx)?,
+                    gaps: count(10)?,
+                    warnings: count(11)?,
                 },
             });
         }
@@ -175,12 +188,15 @@ mod tests {
         let running = store.runs(acct, 10).unwrap();
         assert_eq!(running.len(), 1);
         assert_eq!((running[0].protocol, running[0].finished_at), (Protocol::Pop3, None));
+        assert_eq!(running[0].pid, Some(std::process::id()));
         let summary = RunSummary {
             new: 3,
             updated: 1,
             removed: 0,
             deleted_on_server: 2,
             bytes: 1234,
+            gaps: 3,
+            warnings: 4,
             error: Some("connection reset".into()),
         };
         store.finish_run(run, &summary).unwrap();

@@ -225,6 +225,59 @@ fn unfetchable_uids_are_recorded_and_cleared_when_fetched() {
 }
 
 #[test]
+fn a_gap_is_retried_with_a_back_off_that_grows_with_its_attempts() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mb = mailbox(&mut store, "a", "INBOX");
+    let record = |store: &mut Store, reason: &str| {
+        let mut b = ImapBatch::new(mb);
+        b.unfetchable = vec![(uid(5), reason.into())];
+        store.apply_imap_batch(b).unwrap();
+        store.unfetchable(mb).unwrap().remove(0)
+    };
+    let first = record(&mut store, "no data");
+    assert_eq!(first.attempts, 1);
+    assert!(first.retry_after <= first.seen_at, "the first retry is at the next run");
+    let second = record(&mut store, "Exchange stand-in");
+    assert_eq!((second.attempts, second.reason.as_str()), (2, "Exchange stand-in"));
+    assert!(second.retry_after >= second.seen_at + 3600);
+    for _ in 0..10 {
+        record(&mut store, "no data");
+    }
+    let many = store.unfetchable(mb).unwrap().remove(0);
+    assert_eq!(many.attempts, 12);
+    assert!(many.retry_after <= many.seen_at + 86_400 + 60, "capped at a day");
+    assert_eq!(
+        (1..=8).map(mailsync_store::retry_delay).collect::<Vec<_>>(),
+        [0, 3600, 7200, 14_400, 28_800, 57_600, 86_400, 86_400]
+    );
+}
+
+#[test]
+fn a_retracted_copy_leaves_the_mirror_and_becomes_a_gap() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mb = mailbox(&mut store, "a", "INBOX");
+    store.apply_imap_batch(batch_of(mb, 1, &[1, 2])).unwrap();
+    let mut b = ImapBatch::new(mb);
+    b.retracted.push(uid(2));
+    b.unfetchable.push((uid(2), "server sent two different bodies".into()));
+    let out = store.apply_imap_batch(b).unwrap();
+    assert_eq!((out.retracted, out.removed, out.messages_deleted, out.unfetchable), (1, 0, 1, 1));
+    assert_eq!(store.imap_locations(mb).unwrap().len(), 1);
+    assert_eq!(store.unfetchable(mb).unwrap()[0].uid, uid(2));
+}
+
+#[test]
+fn a_sample_spreads_over_the_folder() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mb = mailbox(&mut store, "a", "INBOX");
+    store.apply_imap_batch(batch_of(mb, 1, &(1..=10).collect::<Vec<_>>())).unwrap();
+    let sample = store.imap_sample(mb, 4).unwrap();
+    assert_eq!(sample.iter().map(|(u, _)| u.get()).collect::<Vec<_>>(), [1, 4, 7, 10]);
+    assert_eq!(sample[0].1, mailsync_store::content_hash(&msg(1)));
+    assert!(store.imap_sample(mb, 0).unwrap().len() <= 10);
+}
+
+#[test]
 fn deleting_a_mailbox_removes_its_mirror_only() {
     let mut store = Store::open_in_memory().unwrap();
     let inbox = mailbox(&mut store, "a", "INBOX");

@@ -11,8 +11,10 @@ use mailsync_store::{
 fn pop3_batch_is_idempotent_by_uidl() {
     let mut store = Store::open_in_memory().unwrap();
     let acct = store.account("a").unwrap();
-    let batch =
-        Pop3Batch { new: vec![new_pop3("0000000100000009", msg(1)), new_pop3("0000000200000009", msg(2))] };
+    let batch = Pop3Batch {
+        new: vec![new_pop3("0000000100000009", msg(1)), new_pop3("0000000200000009", msg(2))],
+        ..Pop3Batch::default()
+    };
     let first = store.apply_pop3_batch(acct, batch.clone()).unwrap();
     assert_eq!((first.new, first.stored), (2, 2));
     assert_eq!(
@@ -33,7 +35,9 @@ fn same_bytes_over_imap_and_pop3_are_one_message_with_two_locations() {
     let inbox = mailbox(&mut store, "a", "INBOX");
     let acct = store.account("a").unwrap();
     store.apply_imap_batch(batch_of(inbox, 9, &[1])).unwrap();
-    let out = store.apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1))] }).unwrap();
+    let out = store
+        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1))], ..Pop3Batch::default() })
+        .unwrap();
     assert_eq!(out, BatchOutcome { new: 1, deduplicated: 1, ..BatchOutcome::default() });
     let c = store.counts().unwrap();
     assert_eq!((c.messages, c.imap_locations, c.pop3_locations), (1, 1, 1));
@@ -51,7 +55,10 @@ fn imap_expunge_and_mailbox_deletion_never_remove_pop3_copies() {
     let inbox = mailbox(&mut store, "a", "INBOX");
     let acct = store.account("a").unwrap();
     store
-        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1)), new_pop3("u2", msg(2))] })
+        .apply_pop3_batch(
+            acct,
+            Pop3Batch { new: vec![new_pop3("u1", msg(1)), new_pop3("u2", msg(2))], ..Pop3Batch::default() },
+        )
         .unwrap();
     store.apply_imap_batch(batch_of(inbox, 9, &[1, 2])).unwrap();
 
@@ -74,7 +81,9 @@ fn pop3_can_reattach_a_detached_message() {
     let acct = store.account("a").unwrap();
     store.apply_imap_batch(batch_of(inbox, 9, &[1])).unwrap();
     store.reset_mailbox_for_uidvalidity(inbox, common::uidvalidity(10)).unwrap();
-    let out = store.apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1))] }).unwrap();
+    let out = store
+        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1))], ..Pop3Batch::default() })
+        .unwrap();
     assert_eq!((out.deduplicated, out.reattached, out.stored), (1, 1, 0));
     assert_eq!(store.counts().unwrap().detached_messages, 0);
 }
@@ -84,7 +93,10 @@ fn deletions_are_marked_once_and_only_for_known_uidls() {
     let mut store = Store::open_in_memory().unwrap();
     let acct = store.account("a").unwrap();
     store
-        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1)), new_pop3("u2", msg(2))] })
+        .apply_pop3_batch(
+            acct,
+            Pop3Batch { new: vec![new_pop3("u1", msg(1)), new_pop3("u2", msg(2))], ..Pop3Batch::default() },
+        )
         .unwrap();
     assert_eq!(store.mark_pop3_deleted(acct, &[uidl("u1"), uidl("nope")], 1_700_000_000).unwrap(), 1);
     assert_eq!(store.mark_pop3_deleted(acct, &[uidl("u1")], 1_800_000_000).unwrap(), 0, "first time stays");
@@ -101,8 +113,12 @@ fn uidls_are_per_account() {
     let mut store = Store::open_in_memory().unwrap();
     let a = store.account("a").unwrap();
     let b = store.account("b").unwrap();
-    store.apply_pop3_batch(a, Pop3Batch { new: vec![new_pop3("1", msg(1))] }).unwrap();
-    let out = store.apply_pop3_batch(b, Pop3Batch { new: vec![new_pop3("1", msg(2))] }).unwrap();
+    store
+        .apply_pop3_batch(a, Pop3Batch { new: vec![new_pop3("1", msg(1))], ..Pop3Batch::default() })
+        .unwrap();
+    let out = store
+        .apply_pop3_batch(b, Pop3Batch { new: vec![new_pop3("1", msg(2))], ..Pop3Batch::default() })
+        .unwrap();
     assert_eq!((out.new, out.stored), (1, 1));
     assert_eq!(store.pop3_known_uidls(b).unwrap().len(), 1);
     let err = store.apply_pop3_batch(mailsync_store::AccountId::new(77), Pop3Batch::default()).unwrap_err();
@@ -113,7 +129,9 @@ fn uidls_are_per_account() {
 fn find_by_message_id_and_hash_for_servers_without_uidl() {
     let mut store = Store::open_in_memory().unwrap();
     let acct = store.account("a").unwrap();
-    store.apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("x", msg(1))] }).unwrap();
+    store
+        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("x", msg(1))], ..Pop3Batch::default() })
+        .unwrap();
     let id = store.find_by_hash(&content_hash(&msg(1))).unwrap().unwrap();
     assert_eq!(store.find_by_message_id_and_hash("<m1@example.com>", None).unwrap(), vec![id]);
     assert_eq!(
@@ -132,7 +150,9 @@ fn sync_runs_show_in_status() {
     let mut store = Store::open_in_memory().unwrap();
     let acct = store.account("a").unwrap();
     let run = store.begin_run(acct, Protocol::Pop3).unwrap();
-    store.apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("x", msg(1))] }).unwrap();
+    store
+        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("x", msg(1))], ..Pop3Batch::default() })
+        .unwrap();
     store.finish_run(run, &RunSummary { new: 1, bytes: 10, ..RunSummary::default() }).unwrap();
     let status = store.account_status(acct).unwrap();
     let last = status.pop3.last_run.unwrap();
@@ -142,4 +162,20 @@ fn sync_runs_show_in_status() {
     imap_only.new.push(new_imap(1, msg(1)));
     store.apply_imap_batch(imap_only).unwrap();
     assert_eq!(store.account_status(acct).unwrap().imap.locations, 1);
+}
+
+#[test]
+fn pop3_gaps_are_recorded_retried_and_cleared_when_stored() {
+    let mut store = Store::open_in_memory().unwrap();
+    let acct = store.account("a").unwrap();
+    let gap =
+        |reason: &str| Pop3Batch { gaps: vec![(uidl("u1"), reason.to_owned())], ..Pop3Batch::default() };
+    assert_eq!(store.apply_pop3_batch(acct, gap("Exchange stand-in")).unwrap().unfetchable, 1);
+    store.apply_pop3_batch(acct, gap("Exchange stand-in")).unwrap();
+    let gaps = store.pop3_gaps(acct).unwrap();
+    assert_eq!((gaps.len(), gaps[0].attempts, gaps[0].reason.as_str()), (1, 2, "Exchange stand-in"));
+    store
+        .apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("u1", msg(1))], ..Pop3Batch::default() })
+        .unwrap();
+    assert!(store.pop3_gaps(acct).unwrap().is_empty());
 }

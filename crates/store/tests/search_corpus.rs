@@ -87,11 +87,15 @@ fn corpus() -> Corpus {
             new_pop3("u6", fixture(6)),
             new_pop3("u99", POP_ONLY.to_vec()),
         ],
+        ..Pop3Batch::default()
     };
     let out = store.apply_pop3_batch(work, pop).unwrap();
     assert_eq!((out.deduplicated, out.stored), (3, 1));
     let home = store.account("home").unwrap();
-    let pop = Pop3Batch { new: vec![new_pop3("h1", fixture(23)), new_pop3("h2", HOME_EXTRA.to_vec())] };
+    let pop = Pop3Batch {
+        new: vec![new_pop3("h1", fixture(23)), new_pop3("h2", HOME_EXTRA.to_vec())],
+        ..Pop3Batch::default()
+    };
     assert_eq!(store.apply_pop3_batch(home, pop).unwrap().stored, 1);
     names.insert(content_hash(POP_ONLY), "pop-only".to_owned());
     names.insert(content_hash(HOME_EXTRA), "home-extra".to_owned());

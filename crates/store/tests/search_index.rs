@@ -39,7 +39,12 @@ fn deleting_the_last_location_removes_every_index_row() {
     b.new.push(new_imap(1, WITH_EVERYTHING.to_vec()));
     store.apply_imap_batch(b).unwrap();
     let acct = store.account("a").unwrap();
-    store.apply_pop3_batch(acct, Pop3Batch { new: vec![new_pop3("p1", WITH_EVERYTHING.to_vec())] }).unwrap();
+    store
+        .apply_pop3_batch(
+            acct,
+            Pop3Batch { new: vec![new_pop3("p1", WITH_EVERYTHING.to_vec())], ..Pop3Batch::default() },
+        )
+        .unwrap();
 
     let raw = rusqlite::Connection::open(&path).unwrap();
     let rows = |raw: &rusqlite::Connection| {
@@ -96,7 +101,7 @@ fn one_batch_writes_one_index_segment() {
 
     let acct = store.account("a").unwrap();
     let new = (41..=80).map(|n| new_pop3(&format!("p{n}"), common::msg(n))).collect();
-    store.apply_pop3_batch(acct, Pop3Batch { new }).unwrap();
+    store.apply_pop3_batch(acct, Pop3Batch { new, ..Pop3Batch::default() }).unwrap();
     assert_eq!(fts_segments(&raw), 2, "40 more over POP3 in one batch: one more segment");
     assert_eq!(count(&raw, "SELECT count(*) FROM message_fts WHERE message_fts MATCH 'body'"), 80);
 }
