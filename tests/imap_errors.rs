@@ -292,16 +292,17 @@ fn throttling_is_honoured_and_the_sync_resumes() {
     assert_eq!(common::total(&lines, "new"), 1);
 }
 
-/// Exchange lists UIDs that `UID FETCH` then returns nothing for: the sync records them as unfetchable, stores
-/// the rest, succeeds, and does not ask for them again.
+/// Exchange lists UIDs that `UID FETCH` then returns nothing for: the sync records them as gaps, stores the
+/// rest, succeeds and says so; the next sync tries the gap once more, and after that it waits for its back-off
+/// (reported, not asked for again on every run).
 #[test]
-fn a_uid_that_fetch_never_returns_is_recorded_not_fatal() {
+fn a_uid_that_fetch_never_returns_is_a_gap_retried_with_a_back_off() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     let w = World::new(Profile::Outlook);
     let body_requests = Arc::new(AtomicUsize::new(0));
     let seen = body_requests.clone();
-    let server = ScriptedServer::tls_many(2, move |mut c: Conn| {
+    let server = ScriptedServer::tls_many(3, move |mut c: Conn| {
         c.send(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] scripted Exchange\r\n");
         while let Some(line) = c.line() {
             let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
@@ -338,14 +339,22 @@ fn a_uid_that_fetch_never_returns_is_recorded_not_fatal() {
     scripted_config(&w, &server, "timeout = 10");
     let lines = w.sync_json(&[]);
     let inbox = common::summary(&lines, "INBOX");
-    assert_eq!((inbox["new"].as_u64(), inbox["unfetchable"].as_u64()), (Some(1), Some(1)), "{inbox}");
-    let c = w.store();
-    let recorded: i64 =
-        c.query_row("SELECT count(*) FROM unfetchable WHERE uid = 2", [], |r| r.get(0)).unwrap();
-    assert_eq!(recorded, 1);
-    drop(c);
-    // The next sync neither fails nor asks for the ghost again.
+    assert_eq!((inbox["new"].as_u64(), inbox["gaps"].as_u64()), (Some(1), Some(1)), "{inbox}");
+    let recorded = |w: &World| -> (i64, i64) {
+        w.store()
+            .query_row("SELECT count(*), max(attempts) FROM unfetchable WHERE uid = 2", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap()
+    };
+    assert_eq!(recorded(&w), (1, 1));
+    // The next sync tries it once more, and fails neither.
     let again = w.sync_json(&[]);
-    assert_eq!(common::total(&again, "new"), 0);
-    assert_eq!(body_requests.load(Ordering::SeqCst), 1, "the unfetchable UID was requested again");
+    assert_eq!((common::total(&again, "new"), common::total(&again, "gaps")), (0, 1));
+    assert_eq!(body_requests.load(Ordering::SeqCst), 2, "the gap was not tried again");
+    assert_eq!(recorded(&w), (1, 2));
+    // Then it waits for its back-off: reported, not asked for.
+    let third = w.sync_json(&[]);
+    assert_eq!(common::total(&third, "gaps_waiting"), 1, "{third:?}");
+    assert_eq!(body_requests.load(Ordering::SeqCst), 2, "the gap was asked for before its back-off ran out");
 }

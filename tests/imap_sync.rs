@@ -187,11 +187,15 @@ fn exchange_non_mail_folders_are_skipped() {
         w.dovecot.seed("alice", f, &[(b"Subject: item\r\n\r\nx\r\n".as_slice(), &[])]).unwrap();
     }
     let lines = w.sync_json(&[]);
-    let folders: Vec<&str> = lines.iter().filter_map(|v| v["folder"].as_str()).collect();
+    let (skipped, synced): (Vec<_>, Vec<_>) = lines.iter().partition(|v| v["skipped"].is_string());
+    let folders: Vec<&str> = synced.iter().filter_map(|v| v["folder"].as_str()).collect();
+    let left_out: Vec<&str> = skipped.iter().filter_map(|v| v["folder"].as_str()).collect();
     assert!(folders.contains(&"Notes from Bob"), "{folders:?}");
-    for skipped in ["Calendar", "Calendar/Birthdays", "Contacts", "Tasks", "Sync Issues"] {
-        assert!(!folders.contains(&skipped), "{skipped} was synced: {folders:?}");
+    for name in ["Calendar", "Calendar/Birthdays", "Contacts", "Tasks", "Sync Issues"] {
+        assert!(!folders.contains(&name), "{name} was synced: {folders:?}");
+        assert!(left_out.contains(&name), "{name} is not reported as skipped: {left_out:?}");
     }
+    assert!(skipped.iter().all(|v| v["skipped"] == "excluded (non-mail folder or folder pattern)"));
 }
 
 #[test]

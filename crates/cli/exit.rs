@@ -61,7 +61,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
             ErrorKind::Network => NETWORK,
             ErrorKind::Auth => AUTH,
             ErrorKind::Protocol => PROTOCOL,
-            ErrorKind::Local => LOCAL,
+            ErrorKind::Local | ErrorKind::Internal => LOCAL,
             ErrorKind::Config => USAGE,
             ErrorKind::Interrupted => INTERRUPTED,
         });

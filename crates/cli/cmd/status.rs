@@ -32,6 +32,14 @@ struct JsonRun<'a> {
     removed: u64,
     deleted_on_server: u64,
     bytes: u64,
+    gaps: u64,
+    warnings: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonGap<'a> {
+    reason: &'a str,
+    messages: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,13 +50,17 @@ struct JsonStatus<'a> {
     locations: u64,
     bytes: u64,
     folders: Option<u64>,
+    /// Messages the server lists that are not stored, by reason (retried on later syncs).
+    gaps: Vec<JsonGap<'a>>,
     last_sync: Option<JsonRun<'a>>,
 }
 
-/// How a run ended: "ok", "failed", or "unfinished" (still running, or the process died).
-fn outcome(run: &RunRow) -> &'static str {
+/// How a run ended: "ok", "failed", "running" (its process still holds the account's sync lock), or
+/// "interrupted" (unfinished, and no process holds the lock: it was killed or the machine went down).
+fn outcome(run: &RunRow, running: bool) -> &'static str {
     match (run.finished_at, &run.summary.error) {
-        (None, _) => "unfinished",
+        (None, _) if running => "running",
+        (None, _) => "interrupted",
         (Some(_), Some(_)) => "failed",
         (Some(_), None) => "ok",
     }
@@ -109,16 +121,19 @@ fn json<'a>(
         locations: side.locations,
         bytes: side.bytes,
         folders,
+        gaps: side.gaps.iter().map(|(reason, messages)| JsonGap { reason, messages: *messages }).collect(),
         last_sync: side.last_run.as_ref().map(|r| JsonRun {
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),
-            outcome: outcome(r),
+            outcome: outcome(r, side.running),
             error: r.summary.error.as_deref(),
             new: r.summary.new,
             updated: r.summary.updated,
             removed: r.summary.removed,
             deleted_on_server: r.summary.deleted_on_server,
             bytes: r.summary.bytes,
+            gaps: r.summary.gaps,
+            warnings: r.summary.warnings,
         }),
     }
 }
@@ -129,7 +144,7 @@ fn table_row(name: &str, protocol: Protocol, side: &ProtocolStatus, folders: Opt
         Some(r) => {
             let when = short_date(r.finished_at.unwrap_or(r.started_at));
             let s = &r.summary;
-            let how = match outcome(r) {
+            let how = match outcome(r, side.running) {
                 "ok" => format!("ok: {} new, {} updated, {} removed", s.new, s.updated, s.removed),
                 "failed" => format!(
                     "failed: {}",
@@ -140,7 +155,15 @@ fn table_row(name: &str, protocol: Protocol, side: &ProtocolStatus, folders: Opt
                         .filter(|c| !c.is_control())
                         .collect::<String>()
                 ),
-                _ => "unfinished (running, or interrupted)".to_owned(),
+                "running" => "running now".to_owned(),
+                _ => "interrupted (the run did not finish; what it committed is kept)".to_owned(),
+            };
+            let gaps: u64 = side.gaps.iter().map(|(_, n)| n).sum();
+            let how = if gaps > 0 {
+                let first = side.gaps.first().map(|(r, _)| r.as_str()).unwrap_or_default();
+                format!("{how}; {gaps} not stored, retried later (most: {first})")
+            } else {
+                how
             };
             (when, how)
         }

@@ -12,10 +12,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mailsync_engine::compare::matching::mode_word;
-use mailsync_engine::imap::sync::{
-    sync_account, AccountReport, FolderReport, ImapSyncConfig, Limits, Observer,
+use mailsync_engine::imap::{
+    sync_account, AccountReport, FolderFilter, FolderReport, ImapSyncConfig, Limits, Observer,
 };
-use mailsync_engine::imap::FolderFilter;
 use mailsync_engine::pop3::sync::sync_pop3 as sync_pop3_engine;
 use mailsync_engine::pop3::{PasswordMethod, Pop3Mode, Pop3Report, Pop3SyncConfig};
 use mailsync_engine::{Credentials, EngineError, StoreHandle};
@@ -42,6 +41,9 @@ pub struct SyncArgs {
     /// POP3 on a server without UIDL: delete even though identity then rests on content hashes
     #[arg(long)]
     force_delete_without_uidl: bool,
+    /// Try every message recorded as not stored (a gap) now, whatever its back-off
+    #[arg(long)]
+    retry: bool,
 }
 
 /// POP3 mode overrides, shared by `sync` and `compare`.
@@ -116,10 +118,22 @@ struct Summary<'a> {
     deleted_on_server: u64,
     bytes: u64,
     seconds: f64,
+    /// Messages this run could not store (recorded as gaps, retried later); `unfetchable` is its old name.
+    #[serde(skip_serializing_if = "is_zero")]
+    gaps: u64,
     #[serde(skip_serializing_if = "is_zero")]
     unfetchable: u64,
+    /// Recorded gaps left alone this run (their back-off has not run out).
+    #[serde(skip_serializing_if = "is_zero")]
+    gaps_waiting: u64,
+    /// Server responses or items stepped over because they broke the protocol.
+    #[serde(skip_serializing_if = "is_zero")]
+    warnings: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
+    /// Why a listed folder was not synced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     dry_run: bool,
@@ -187,7 +201,7 @@ async fn sync_one(
     progress: bool,
 ) -> anyhow::Result<()> {
     let r = match args.via {
-        Via::Imap => sync_imap(store, account, args.dry_run, out, progress).await,
+        Via::Imap => sync_imap(store, account, args, out, progress).await,
         Via::Pop3 => sync_pop3(store, account, args, out, progress).await,
     };
     r.map_err(|e| with_provider_hint(e, account, args.via))
@@ -235,6 +249,7 @@ async fn sync_pop3(
         force_delete_without_uidl: args.force_delete_without_uidl,
         dry_run: args.dry_run,
         now,
+        retry_gaps: args.retry,
         max_message: Limits::default().max_response,
         batch_messages: Limits::default().batch_messages,
         batch_bytes: Limits::default().batch_bytes,
@@ -262,6 +277,12 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             listed: u64,
             already_stored: u64,
             vanished: u64,
+            #[serde(skip_serializing_if = "is_zero")]
+            gaps: u64,
+            #[serde(skip_serializing_if = "is_zero")]
+            gaps_waiting: u64,
+            #[serde(skip_serializing_if = "is_zero")]
+            warnings: u64,
             mode: String,
             #[serde(skip_serializing_if = "Option::is_none")]
             note: Option<&'a str>,
@@ -280,6 +301,9 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             listed: r.listed,
             already_stored: r.already_stored,
             vanished: r.vanished,
+            gaps: r.gaps,
+            gaps_waiting: r.gaps_waiting,
+            warnings: r.warnings,
             mode: mode_word(mode),
             note: r.note.as_deref(),
             dry_run,
@@ -299,6 +323,7 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
         if r.already_stored > 0 {
             line.push_str(&format!("; {} already stored via IMAP or another UIDL", r.already_stored));
         }
+        line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
         if let Some(note) = &r.note {
             line.push_str(&format!(" ({note})"));
         }
@@ -310,10 +335,11 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
 async fn sync_imap(
     store: &mut StoreHandle,
     account: &EffectiveAccount,
-    dry_run: bool,
+    args: &SyncArgs,
     out: Output,
     progress: bool,
 ) -> anyhow::Result<()> {
+    let dry_run = args.dry_run;
     let imap = account
         .imap
         .as_ref()
@@ -327,6 +353,8 @@ async fn sync_imap(
         filter: FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?,
         dry_run,
         limits: Limits::default(),
+        now: unix_now(),
+        retry_gaps: args.retry,
     };
     let mut obs = Progress::new(&account.name, progress, out, dry_run);
     let (report, result) = sync_account(store, &cfg, &mut obs).await;
@@ -365,7 +393,37 @@ pub fn credentials(account: &EffectiveAccount) -> anyhow::Result<Credentials> {
     })
 }
 
+/// The folders a run did not sync or did not remove, and the local folders it removed: one summary each.
 fn print_deleted(report: &AccountReport, out: Output, dry_run: bool) -> anyhow::Result<()> {
+    for (folder, why) in &report.skipped_folders {
+        if out.is_json() {
+            print_summary(
+                out,
+                &report.account,
+                &FolderReport { folder: folder.clone(), ..FolderReport::default() },
+                dry_run,
+                Some(why),
+            )?;
+        } else {
+            // A folder left out by the account's own settings is said at -v; any other reason always.
+            let deliberate = why.starts_with("excluded");
+            if deliberate {
+                tracing::info!("{}: not synced: {folder} ({why})", report.account);
+            } else {
+                out.line(&format!("{} imap {folder}: not synced: {why}", report.account))?;
+            }
+        }
+    }
+    for folder in &report.kept_folders {
+        let note = "not listed by the server, but LIST could not be read whole: kept locally";
+        print_summary(
+            out,
+            &report.account,
+            &FolderReport { folder: folder.clone(), note: Some(note.into()), ..FolderReport::default() },
+            dry_run,
+            None,
+        )?;
+    }
     for folder in &report.deleted_folders {
         let note = if dry_run {
             "would remove: folder deleted on the server"
@@ -377,12 +435,35 @@ fn print_deleted(report: &AccountReport, out: Output, dry_run: bool) -> anyhow::
             &report.account,
             &FolderReport { folder: folder.clone(), note: Some(note.into()), ..FolderReport::default() },
             dry_run,
+            None,
         )?;
     }
     Ok(())
 }
 
-fn print_summary(out: Output, account: &str, r: &FolderReport, dry_run: bool) -> anyhow::Result<()> {
+/// `", 2 not stored (recorded; tried again later), 1 waiting to be tried again, 3 server responses not
+/// understood (see -v)"`, or nothing.
+fn gap_words(gaps: u64, waiting: u64, warnings: u64) -> String {
+    let mut s = String::new();
+    if gaps > 0 {
+        s.push_str(&format!(", {gaps} not stored (recorded; tried again later)"));
+    }
+    if waiting > 0 {
+        s.push_str(&format!(", {waiting} not stored earlier, waiting to be tried again"));
+    }
+    if warnings > 0 {
+        s.push_str(&format!(", {warnings} server responses not understood (see -v)"));
+    }
+    s
+}
+
+fn print_summary(
+    out: Output,
+    account: &str,
+    r: &FolderReport,
+    dry_run: bool,
+    skipped: Option<&str>,
+) -> anyhow::Result<()> {
     if out.is_json() {
         out.json(&Summary {
             account,
@@ -394,8 +475,12 @@ fn print_summary(out: Output, account: &str, r: &FolderReport, dry_run: bool) ->
             deleted_on_server: 0,
             bytes: r.bytes,
             seconds: (r.seconds * 1000.0).round() / 1000.0,
-            unfetchable: r.unfetchable,
+            gaps: r.gaps,
+            unfetchable: r.gaps,
+            gaps_waiting: r.gaps_waiting,
+            warnings: r.warnings,
             note: r.note.as_deref(),
+            skipped,
             error: r.error.as_deref(),
             dry_run,
         })?;
@@ -411,9 +496,7 @@ fn print_summary(out: Output, account: &str, r: &FolderReport, dry_run: bool) ->
             human_bytes(r.bytes),
             r.seconds
         );
-        if r.unfetchable > 0 {
-            line.push_str(&format!(", {} unfetchable", r.unfetchable));
-        }
+        line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
         if let Some(note) = &r.note {
             line.push_str(&format!(" ({note})"));
         }
@@ -488,7 +571,7 @@ impl Observer for Progress {
     fn folder_finished(&mut self, report: &FolderReport) {
         self.finish();
         let account = self.account.clone();
-        if let Err(e) = print_summary(self.out, &account, report, self.dry_run) {
+        if let Err(e) = print_summary(self.out, &account, report, self.dry_run, None) {
             self.failed_print.get_or_insert(e);
         }
     }

@@ -1,4 +1,10 @@
 //! The engine's one error type, grouped by whose fault it is; each variant carries what a user needs to act.
+//!
+//! Three kinds of server trouble are kept apart, because the run treats them differently: a command the
+//! server refused ([`EngineError::Refused`]: that folder fails, the run goes on with the connection), answers
+//! that contradict each other ([`EngineError::Inconsistent`]: that folder fails, nothing of it is changed
+//! locally, the run goes on), and a protocol violation ([`EngineError::Protocol`]: the connection cannot be
+//! trusted any more, the run stops).
 
 use std::path::PathBuf;
 
@@ -45,9 +51,16 @@ pub enum EngineError {
     /// Login refused.
     #[error("{protocol} login refused for {user} at {addr}: {text}{hint}")]
     AuthRefused { protocol: &'static str, user: String, addr: String, text: String, hint: String },
-    /// The server sent something we cannot accept, or answered a command with an error.
+    /// The server sent something we cannot accept: the connection is unusable.
     #[error("{protocol} server {addr}: {detail}")]
     Protocol { protocol: &'static str, addr: String, detail: String },
+    /// The server answered a command with NO or BAD (IMAP) or -ERR (POP3).
+    #[error("{protocol} server {addr} refused {command}: {status} {text}")]
+    Refused { protocol: &'static str, addr: String, command: String, status: &'static str, text: String },
+    /// The server's answers contradict each other (fewer messages listed than it says exist, no EXISTS at
+    /// all...): what depends on them is not done.
+    #[error("{protocol} server {addr}: {detail}")]
+    Inconsistent { protocol: &'static str, addr: String, detail: String },
     /// The server asked us to slow down (Exchange's "Request is throttled").
     #[error("{addr} throttled the connection; suggested back-off {millis} ms")]
     Throttled { addr: String, millis: u64 },
@@ -65,6 +78,9 @@ pub enum EngineError {
     /// The run was interrupted; what was committed stays.
     #[error("interrupted")]
     Interrupted,
+    /// A fault of mailsync itself (the store writer thread stopped); what was committed stays.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// What kind of failure this is, for exit codes.
@@ -82,6 +98,8 @@ pub enum ErrorKind {
     Config,
     /// Interrupted (exit 130).
     Interrupted,
+    /// A fault of mailsync itself (exit 5, with the local failures: the store is where it shows).
+    Internal,
 }
 
 impl EngineError {
@@ -95,9 +113,15 @@ impl EngineError {
             }
             PlaintextRefused { .. } | Config(_) => ErrorKind::Config,
             AuthRefused { .. } => ErrorKind::Auth,
-            Protocol { .. } | Throttled { .. } => ErrorKind::Protocol,
+            Protocol { .. } | Refused { .. } | Inconsistent { .. } | Throttled { .. } => ErrorKind::Protocol,
             Store(_) | LocalFile { .. } => ErrorKind::Local,
             Interrupted => ErrorKind::Interrupted,
+            Internal(_) => ErrorKind::Internal,
         }
+    }
+
+    /// Whether the error ends one folder's sync only: the connection is fine and the run goes on.
+    pub fn is_folder_level(&self) -> bool {
+        matches!(self, EngineError::Refused { .. } | EngineError::Inconsistent { .. })
     }
 }

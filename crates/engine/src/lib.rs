@@ -10,6 +10,7 @@ pub mod compare;
 pub mod endpoint;
 pub mod error;
 pub mod imap;
+pub mod integrity;
 pub mod pop3;
 pub mod transport;
 pub mod writer;

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 
-use mailsync_store::{AccountId, BatchOutcome, Protocol, RunId, Store, StoreError};
+use mailsync_store::{AccountId, BatchOutcome, Protocol, RunId, Store, StoreError, SyncLock};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::EngineError;
@@ -44,7 +44,7 @@ impl StoreHandle {
     }
 
     async fn send(&self, job: Job) -> Result<(), EngineError> {
-        let gone = || EngineError::Config("the store writer thread stopped".into());
+        let gone = || EngineError::Internal("the store writer thread stopped".into());
         self.tx.as_ref().ok_or_else(gone)?.send(job).await.map_err(|_| gone())
     }
 
@@ -63,7 +63,7 @@ impl StoreHandle {
             let _ = reply.send(f(s));
         }))
         .await?;
-        let r = answer.await.map_err(|_| EngineError::Config("the store writer thread stopped".into()))?;
+        let r = answer.await.map_err(|_| EngineError::Internal("the store writer thread stopped".into()))?;
         Ok(r?)
     }
 
@@ -86,8 +86,9 @@ impl StoreHandle {
 
     async fn wait_one(&mut self) -> Result<(), EngineError> {
         if let Some(answer) = self.in_flight.pop_front() {
-            let outcome =
-                answer.await.map_err(|_| EngineError::Config("the store writer thread stopped".into()))??;
+            let outcome = answer
+                .await
+                .map_err(|_| EngineError::Internal("the store writer thread stopped".into()))??;
             self.done += outcome;
         }
         Ok(())
@@ -101,17 +102,19 @@ impl StoreHandle {
         Ok(std::mem::take(&mut self.done))
     }
 
-    /// Records the start of a `protocol` run for the account named `name` (added to the store when new):
-    /// the account's id and the run's.
+    /// Takes the sync lock of the account named `name` (added to the store when new) and records the start
+    /// of a `protocol` run: the account's id, the run's, and the lock, held until dropped. Another sync of
+    /// the account on this store makes this fail at once (`StoreError::AccountBusy`).
     pub async fn begin_run(
         &mut self,
         name: &str,
         protocol: Protocol,
-    ) -> Result<(AccountId, RunId), EngineError> {
+    ) -> Result<(AccountId, RunId, SyncLock), EngineError> {
         let name = name.to_owned();
         self.call(move |s| {
             let account = s.account(&name)?;
-            Ok((account, s.begin_run(account, protocol)?))
+            let lock = s.lock_account(account, &name)?;
+            Ok((account, s.begin_run(account, protocol)?, lock))
         })
         .await
     }
@@ -121,11 +124,11 @@ impl StoreHandle {
         self.drain().await?;
         self.tx = None;
         let thread =
-            self.thread.take().ok_or_else(|| EngineError::Config("no store writer thread".into()))?;
+            self.thread.take().ok_or_else(|| EngineError::Internal("no store writer thread".into()))?;
         tokio::task::spawn_blocking(move || thread.join())
             .await
             .ok()
             .and_then(Result::ok)
-            .ok_or_else(|| EngineError::Config("the store writer thread panicked".into()))
+            .ok_or_else(|| EngineError::Internal("the store writer thread panicked".into()))
     }
 }

@@ -136,7 +136,7 @@ pub struct Uidl(String);
 
 /// A UIDL that breaks RFC 1939's character or length rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid UIDL {0:?}: must be 1 to 70 printable ASCII characters")]
+#[error("invalid UIDL ({} bytes): must be 1 to 70 printable ASCII characters", .0.len())]
 pub struct UidlError(pub String);
 
 impl Uidl {

@@ -84,6 +84,11 @@ impl Prepared {
     pub fn hash(&self) -> [u8; 32] {
         self.hash
     }
+
+    /// The header fields of the message it was made from.
+    pub fn headers(&self) -> &HeaderIndex {
+        &self.index
+    }
 }
 
 pub(crate) fn find_or_insert(

@@ -7,15 +7,15 @@
 use mailsync_proto::imap::command::{Command, FetchAttr};
 use mailsync_proto::imap::seqset::SequenceSet;
 use mailsync_proto::imap::{Code, Section, StatusKind, Untagged};
-use mailsync_proto::pop3::{parse_scan_listings, parse_uidl_listings, Pop3Command};
-use mailsync_proto::{SeqNum, Uidl};
+use mailsync_proto::pop3::{parse_scan_listings_lenient, parse_uidl_listings_lenient, Pop3Command};
 
 use super::matching::{ImapEntry, Pop3Entry};
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::imap::folders::FolderFilter;
-use crate::imap::plan::normalize_flags;
+use crate::imap::folders::{FolderFilter, Listed};
+use crate::imap::plan::{normalize_flags, plan_account};
 use crate::imap::ImapClient;
+use crate::pop3::plan::merge_listings;
 use crate::pop3::Pop3Client;
 use crate::EngineError;
 
@@ -37,29 +37,23 @@ pub async fn imap_view(
         pattern: "*".into(),
         return_special_use: caps.has("SPECIAL-USE"),
     };
-    let mut folders = Vec::new();
-    for u in c.run_ok(list).await? {
-        let Untagged::List(item) = u else { continue };
-        let selectable = !item.has(&mailsync_proto::imap::MailboxAttr::NoSelect)
-            && !item.has(&mailsync_proto::imap::MailboxAttr::NonExistent);
-        let name = if item.is_inbox() {
-            "INBOX".to_string()
-        } else {
-            match mailsync_proto::imap::mutf7::decode(&item.name) {
-                Ok(n) => n,
-                Err(_) => continue,
-            }
-        };
-        if selectable && filter.wants(&name, item.delimiter) && !folders.contains(&name) {
-            folders.push(name);
-        }
-    }
-    folders.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
+    let listed: Vec<Listed> = c
+        .run_ok(list)
+        .await?
+        .iter()
+        .filter_map(|u| match u {
+            Untagged::List(item) => Some(Listed::from_list(item)),
+            _ => None,
+        })
+        .collect();
+    // The same choice of folders as a sync's.
+    let folders: Vec<Listed> =
+        plan_account(&listed, &[], filter, true).folders.into_iter().map(|(f, _)| f).collect();
     let mut entries = Vec::new();
-    for folder in &folders {
-        let data = c
-            .run_ok(Command::Examine { mailbox: folder.clone().into(), condstore: false, qresync: None })
-            .await?;
+    for f in &folders {
+        let folder = &f.name;
+        let data =
+            c.run_ok(Command::Examine { mailbox: f.command_name(), condstore: false, qresync: None }).await?;
         let mut uidvalidity = None;
         let mut exists = 0;
         for u in data {
@@ -95,7 +89,7 @@ pub async fn imap_view(
         }
     }
     c.logout().await;
-    Ok((folders, entries))
+    Ok((folders.into_iter().map(|f| f.name).collect(), entries))
 }
 
 /// The INBOX as POP3 shows it: UIDL, size, Message-ID (from `TOP n 0`). Ends with RSET and QUIT.
@@ -106,20 +100,19 @@ pub async fn pop3_view(
 ) -> Result<Vec<Pop3Entry>, EngineError> {
     let mut c = Pop3Client::connect(ep, creds, max_message).await?;
     let addr = ep.addr();
-    let bad = |e: mailsync_proto::pop3::Pop3Error| EngineError::Protocol {
-        protocol: "POP3",
-        addr: addr.clone(),
-        detail: e.to_string(),
-    };
     let uidl = c.run(Pop3Command::Uidl(None)).await?;
-    let uidls: std::collections::HashMap<SeqNum, Uidl> = match (uidl.ok, uidl.body) {
-        (true, Some(b)) => {
-            parse_uidl_listings(&b).map_err(bad)?.into_iter().map(|l| (l.msg, l.uidl)).collect()
-        }
-        _ => Default::default(),
+    let uidls = match (uidl.ok, uidl.body) {
+        (true, Some(b)) => Some(parse_uidl_listings_lenient(&b)),
+        _ => None,
     };
     let list = c.run_ok(Pop3Command::List(None)).await?;
-    let scans = parse_scan_listings(&list.body.unwrap_or_default()).map_err(bad)?;
+    let scans = parse_scan_listings_lenient(&list.body.unwrap_or_default());
+    // The same reading of the listings as a sync's: a UIDL listed twice or on a bad line identifies nothing.
+    let listing = merge_listings(uidls.as_ref(), Some(&scans));
+    for p in &listing.problems {
+        tracing::warn!(server = %addr, "{p}");
+    }
+    let scans = listing.messages;
     // TOP answers are small: pipeline them when the server allows it.
     let caps = c.capabilities_after_login().await?;
     let (top, pipelining) = (caps.top(), caps.pipelining());
@@ -146,12 +139,7 @@ pub async fn pop3_view(
                 mid = r.body.as_deref().and_then(message_id);
             }
         }
-        entries.push(Pop3Entry {
-            msg: s.msg,
-            uidl: uidls.get(&s.msg).cloned(),
-            size: s.size,
-            message_id: mid,
-        });
+        entries.push(Pop3Entry { msg: s.msg, uidl: s.uidl.clone(), size: s.size, message_id: mid });
     }
     c.run_ok(Pop3Command::Rset).await?;
     c.quit().await?;

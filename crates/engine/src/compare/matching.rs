@@ -11,7 +11,7 @@ use mailsync_proto::{Uid, UidValidity, Uidl};
 use mailsync_store::{LocationView, MessageId, Protocol};
 use serde::Serialize;
 
-use crate::pop3::plan::{plan_deletions, Known, KnownUidls, Listed, Pop3Mode};
+use crate::pop3::plan::{plan_deletions, Known, KnownUidls, Listed, Listing, Pop3Mode};
 
 /// A message as IMAP shows it in one folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,9 +343,18 @@ pub fn compare(s: &Snapshot, mode: Pop3Mode, now: i64) -> Comparison {
                     .or_insert(Known { downloaded_at: Some(now), deleted_on_server_at: None });
             }
         }
-        let listing: Vec<Listed> =
-            entries.iter().map(|e| Listed { msg: e.msg, uidl: e.uidl.clone(), size: e.size }).collect();
-        side.next_delete_on_server = count(plan_deletions(&listing, &after, mode, now, false).len());
+        let listing = Listing {
+            messages: entries
+                .iter()
+                .map(|e| Listed { msg: e.msg, uidl: e.uidl.clone(), size: e.size })
+                .collect(),
+            listed_uidls: entries.iter().filter_map(|e| e.uidl.clone()).collect(),
+            has_uidl: entries.iter().any(|e| e.uidl.is_some()),
+            problems: Vec::new(),
+        };
+        let no_identities = std::collections::HashMap::new();
+        side.next_delete_on_server =
+            count(plan_deletions(&listing, &no_identities, &after, mode, now, false).len());
         c.pop3 = Some(side);
         c.via_pop3 = tally(|v| v.pop3);
     }

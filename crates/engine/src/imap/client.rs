@@ -33,8 +33,11 @@ pub struct ImapClient {
     s: ImapSession,
     addr: String,
     bye: Option<StatusResponse>,
-    /// Responses skipped because they did not parse (each was logged).
-    pub malformed: u64,
+    /// Responses skipped whole because they did not parse (each was logged).
+    pub unreadable: u64,
+    /// Responses kept with something stepped over: FETCH items that did not parse, untagged responses of a
+    /// kind nobody asked for (each was logged).
+    pub odd: u64,
 }
 
 impl ImapClient {
@@ -46,7 +49,8 @@ impl ImapClient {
     ) -> Result<ImapClient, EngineError> {
         let t = Transport::connect(ep).await?;
         let config = SessionConfig { max_response_size: max_response, ..SessionConfig::default() };
-        let mut c = ImapClient { t, s: ImapSession::new(config), addr: ep.addr(), bye: None, malformed: 0 };
+        let mut c =
+            ImapClient { t, s: ImapSession::new(config), addr: ep.addr(), bye: None, unreadable: 0, odd: 0 };
         let preauth = c.greeting(ep).await?;
         if ep.security == Security::StartTls {
             c = c.starttls().await?;
@@ -105,9 +109,9 @@ impl ImapClient {
             });
         }
         // Nothing may be buffered behind the OK: the session refuses such injected bytes.
-        let ImapClient { t, s, addr, bye, malformed } = self;
+        let ImapClient { t, s, addr, bye, unreadable, odd } = self;
         let t = t.start_tls().await?;
-        Ok(ImapClient { t, s, addr, bye, malformed })
+        Ok(ImapClient { t, s, addr, bye, unreadable, odd })
     }
 
     async fn login(&mut self, creds: &Credentials) -> Result<(), EngineError> {
@@ -193,7 +197,9 @@ impl ImapClient {
     }
 
     /// The next event, writing queued commands and reading as needed. Responses that do not parse are
-    /// logged, counted in `malformed` and skipped; a BYE is remembered for the error that follows it.
+    /// logged, counted in `unreadable` and skipped; FETCH answers with items that did not parse and untagged
+    /// responses nobody asked for are logged and counted in `odd`; a BYE is remembered for the error that
+    /// follows it. Nothing the server sends is passed over without a count.
     pub async fn next_event(&mut self, during: &str) -> Result<Event, EngineError> {
         loop {
             self.flush().await?;
@@ -202,10 +208,13 @@ impl ImapClient {
                     self.bye = Some(b);
                     continue;
                 }
-                Ok(Some(ev)) => return Ok(ev),
+                Ok(Some(ev)) => {
+                    self.note_odd(&ev);
+                    return Ok(ev);
+                }
                 Ok(None) => {}
                 Err(e @ ImapError::Malformed { .. }) => {
-                    self.malformed += 1;
+                    self.unreadable += 1;
                     tracing::warn!(server = %self.addr, "skipped a response: {e}");
                     continue;
                 }
@@ -217,6 +226,22 @@ impl ImapClient {
                 Err(EngineError::Closed { .. }) if self.bye.is_some() => return Err(self.bye_error()),
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// Counts and logs a response that was kept with something stepped over.
+    fn note_odd(&mut self, ev: &Event) {
+        match ev {
+            Event::Untagged(Untagged::Fetch(f)) if !f.malformed.is_empty() => {
+                self.odd += 1;
+                tracing::warn!(server = %self.addr, uid = ?f.uid.map(|u| u.get()), "FETCH answer with items that \
+                    did not parse, kept without them: {}", f.malformed.join("; "));
+            }
+            Event::Untagged(Untagged::Other { name, .. }) => {
+                self.odd += 1;
+                tracing::warn!(server = %self.addr, "ignored an untagged {name} response nobody asked for");
+            }
+            _ => {}
         }
     }
 
@@ -267,7 +292,13 @@ impl ImapClient {
                     .into(),
             });
         }
-        Err(self.protocol(&format!("{} failed: {} {}", done.command, done.status, done.text)))
+        Err(EngineError::Refused {
+            protocol: "IMAP",
+            addr: self.addr.clone(),
+            command: done.command.to_owned(),
+            status: done.status.as_str(),
+            text: done.text.clone(),
+        })
     }
 
     /// Says LOGOUT and closes the connection; errors are ignored (the work is done).
@@ -293,8 +324,19 @@ impl ImapClient {
         self.protocol(&format!("server closed the connection: BYE {text}"))
     }
 
-    fn protocol(&self, detail: &str) -> EngineError {
+    /// A protocol violation by this server: the connection is unusable.
+    pub fn protocol(&self, detail: &str) -> EngineError {
         EngineError::Protocol { protocol: "IMAP", addr: self.addr.clone(), detail: detail.to_string() }
+    }
+
+    /// Answers of this server that contradict each other (a folder-level failure).
+    pub fn inconsistent(&self, detail: &str) -> EngineError {
+        EngineError::Inconsistent { protocol: "IMAP", addr: self.addr.clone(), detail: detail.to_string() }
+    }
+
+    /// Every response stepped over so far (unreadable or odd).
+    pub fn warnings(&self) -> u64 {
+        self.unreadable + self.odd
     }
 
     fn proto_err(&self, e: ImapError) -> EngineError {

@@ -1,9 +1,70 @@
 //! Which server folders are mirrored: everything selectable, minus Exchange's non-mail folders, filtered by the
-//! account's include/exclude patterns; and how the folder lists of the server and the store line up.
+//! account's include/exclude patterns; and how a LIST line becomes a folder ([`Listed`]).
+//!
+//! Must never: drop a folder because its name is not valid modified UTF-7 (it is shown decoded as well as
+//! can be and always sent back to the server exactly as the server spelled it).
+//!
+//! RFC 3501 sections 5.1.3 (mailbox names) and 7.2.2 (LIST); RFC 6154 (SPECIAL-USE).
 
 use glob::{MatchOptions, Pattern};
+use mailsync_proto::imap::command::MailboxName;
+use mailsync_proto::imap::{mutf7, ListItem, MailboxAttr};
 
 use crate::EngineError;
+
+/// One folder as LIST shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The name in UTF-8: the strict modified UTF-7 decoding, or a lossy one when the server's name is not
+    /// valid modified UTF-7 (then `wire` is what goes back to the server).
+    pub name: String,
+    /// The name exactly as the server sent it.
+    pub wire: Vec<u8>,
+    /// The hierarchy delimiter (`None`: flat).
+    pub delimiter: Option<char>,
+    /// LIST attributes, as written.
+    pub attributes: Vec<String>,
+    /// The RFC 6154 special use, if any.
+    pub special_use: Option<String>,
+    /// Whether it can be examined (no `\Noselect`, no `\NonExistent`).
+    pub selectable: bool,
+    /// Whether the name had to be decoded leniently.
+    pub lossy_name: bool,
+}
+
+impl Listed {
+    /// Reads one LIST line.
+    pub fn from_list(item: &ListItem) -> Listed {
+        let (name, lossy_name) = if item.is_inbox() {
+            ("INBOX".to_owned(), false)
+        } else {
+            match mutf7::decode(&item.name) {
+                Ok(n) => (n, false),
+                Err(_) => (mutf7::decode_lossy(&item.name), true),
+            }
+        };
+        let selectable = !item.has(&MailboxAttr::NoSelect) && !item.has(&MailboxAttr::NonExistent);
+        Listed {
+            name,
+            wire: item.name.clone(),
+            delimiter: item.delimiter,
+            attributes: item.attributes.iter().map(|a| a.to_string()).collect(),
+            special_use: item.special_use().map(|a| a.to_string()),
+            selectable,
+            lossy_name,
+        }
+    }
+
+    /// How a command names this folder: by its UTF-8 name when that encodes back to what the server sent,
+    /// else by the server's own bytes.
+    pub fn command_name(&self) -> MailboxName {
+        if self.lossy_name {
+            MailboxName::Wire(self.wire.clone())
+        } else {
+            MailboxName::Utf8(self.name.clone())
+        }
+    }
+}
 
 /// Exchange's folders that hold no mail (RFC 6154 has no attribute for them; matched by top-level name).
 pub const EXCHANGE_NON_MAIL: [&str; 8] =

@@ -1,31 +1,38 @@
 //! The POP3 download run: the INBOX into the store, then (per the mode) deletions on the server, never
 //! before the local copies are durably committed.
 //!
-//! Owns: the order of a run (login and the run record at once, UIDL and the store's known UIDLs at once,
-//! LIST, CAPA only when there is something to download, the download in pipelined RETRs streamed to the store
-//! writer in batches, commit, RSET, DELE, QUIT, then recording the deletions), the cross-protocol content
-//! match (a message already stored over IMAP gains a POP3 location, not a second copy), and servers without
-//! UIDL (content hash as identity, no deletion unless forced). Must never: DELE a message whose copy is not
-//! committed; record a deletion before the server's `+OK` to QUIT (RFC 1939 section 6: only then are DELEs
-//! applied).
+//! Owns: the order of a run (the account's sync lock, login and the run record at once, UIDL and the store's
+//! known UIDLs at once, LIST, CAPA only when there is something to download, the download in pipelined RETRs
+//! streamed to the store writer in batches, commit, vanished UIDLs, RSET, DELE, QUIT, then recording the
+//! deletions), the cross-protocol content match (a message already stored over IMAP gains a POP3 location,
+//! not a second copy), and messages without a usable UIDL (no UIDL at all, a bad UIDL line, a UIDL listed
+//! twice): identified by their content. Must never: DELE a message whose own bytes are not committed
+//! (`integrity` rule 6); record a deletion before the server's `+OK` to QUIT (RFC 1939 section 6: only then
+//! are DELEs applied); store Exchange's stand-in as the message.
 //!
 //! RFC 1939 sections 5-7, RFC 2449 section 6.6 (PIPELINING).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
-use mailsync_proto::pop3::{parse_scan_listings, parse_uidl_listings, Pop3Command, UidlListing};
+use mailsync_proto::pop3::{
+    parse_scan_listings_lenient, parse_uidl_listings_lenient, Lenient, Pop3Command, UidlListing,
+};
 use mailsync_proto::{SeqNum, Uidl};
 use mailsync_store::{
-    content_hash, AccountId, NewPop3Message, Pop3Batch, Prepared, Protocol, RunId, RunSummary,
+    content_hash, AccountId, NewPop3Message, Pop3Batch, Prepared, Protocol, RunId, RunSummary, SyncLock,
 };
 
 use super::client::{PasswordMethod, Pop3Client};
-use super::plan::{plan_deletions, plan_download, Known, KnownUidls, Listed, Pop3Mode};
+use super::plan::{
+    merge_listings, plan_deletions, plan_download, vanished, Known, KnownUidls, Listed, Listing, Pop3Mode,
+    CONTENT_IDENTITY,
+};
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::imap::sync::Observer;
+use crate::imap::Observer;
+use crate::integrity::is_exchange_stand_in;
 use crate::writer::StoreHandle;
 use crate::EngineError;
 
@@ -48,6 +55,8 @@ pub struct Pop3SyncConfig {
     pub dry_run: bool,
     /// The time, in unix seconds (a parameter, so tests control it).
     pub now: i64,
+    /// Try every recorded gap now, whatever its back-off.
+    pub retry_gaps: bool,
     /// The largest message accepted.
     pub max_message: usize,
     /// Messages per store transaction.
@@ -69,10 +78,17 @@ pub struct Pop3Report {
     pub bytes: u64,
     /// Of the new ones, messages whose bytes were already stored (e.g. over IMAP): a location only.
     pub already_stored: u64,
-    /// Messages deleted from the server this run (in a dry run: that would be).
+    /// Messages deleted from the server this run: DELEs the server accepted and applied at QUIT (in a dry
+    /// run: that would be).
     pub deleted_on_server: u64,
     /// Stored UIDLs no longer on the server although this client did not delete them.
     pub vanished: u64,
+    /// Listed messages this run tried and could not store (each recorded as a gap, tried again later).
+    pub gaps: u64,
+    /// Recorded gaps left alone this run because their back-off has not run out.
+    pub gaps_waiting: u64,
+    /// Listing lines that broke the protocol, and UIDLs listed twice (each logged).
+    pub warnings: u64,
     /// Wall time.
     pub seconds: f64,
     /// Something worth saying (no UIDL support, ...).
@@ -96,22 +112,23 @@ pub async fn sync_pop3(
         Err(e) => return (report, Err(e)),
     };
     let result = match client {
-        Ok(c) => run_once(c, store, cfg, obs, run.map(|(a, _)| a), &mut report).await,
+        Ok(c) => run_once(c, store, cfg, obs, run.as_ref().map(|(a, _, _)| *a), &mut report).await,
         Err(e) => Err(e),
     };
     report.seconds = start.elapsed().as_secs_f64();
-    if let Some((_, run)) = run {
+    if let Some((_, run, lock)) = run {
         let e = finish(store, run, &report, &result).await;
+        drop(lock);
         return (report, result.and(e));
     }
     (report, result)
 }
 
-/// The account and a new run record, or nothing in a dry run (which writes nothing).
+/// The account, a new run record and the account's sync lock, or nothing in a dry run (which writes nothing).
 async fn begin_run(
     store: &mut StoreHandle,
     cfg: &Pop3SyncConfig,
-) -> Result<Option<(AccountId, RunId)>, EngineError> {
+) -> Result<Option<(AccountId, RunId, SyncLock)>, EngineError> {
     if cfg.dry_run {
         return Ok(None);
     }
@@ -130,13 +147,21 @@ async fn finish(
         removed: 0,
         deleted_on_server: report.deleted_on_server,
         bytes: report.bytes,
+        gaps: report.gaps + report.gaps_waiting,
+        warnings: report.warnings,
         error: result.as_ref().err().map(|e| e.to_string()),
     };
     store.call(move |s| s.finish_run(run, &summary)).await
 }
 
-async fn known_uidls(store: &mut StoreHandle, account: Option<AccountId>) -> Result<KnownUidls, EngineError> {
-    let Some(a) = account else { return Ok(KnownUidls::default()) };
+/// What the store knows of the account: its stored identities, and its gaps still waiting for their back-off.
+async fn known_state(
+    store: &mut StoreHandle,
+    account: Option<AccountId>,
+    now: i64,
+    retry_all: bool,
+) -> Result<(KnownUidls, HashSet<Uidl>), EngineError> {
+    let Some(a) = account else { return Ok((KnownUidls::default(), HashSet::new())) };
     store
         .call(move |s| {
             let mut known = KnownUidls::default();
@@ -146,7 +171,13 @@ async fn known_uidls(store: &mut StoreHandle, account: Option<AccountId>) -> Res
                     Known { downloaded_at: r.downloaded_at, deleted_on_server_at: r.deleted_on_server_at },
                 );
             })?;
-            Ok(known)
+            let waiting = s
+                .pop3_gaps(a)?
+                .into_iter()
+                .filter(|g| !retry_all && g.retry_after > now)
+                .map(|g| g.uidl)
+                .collect();
+            Ok((known, waiting))
         })
         .await
 }
@@ -167,58 +198,67 @@ async fn run_once(
         }
     };
     // The store reads what it knows while the server computes its UIDL listing.
-    let (uidls, known) = tokio::join!(uidl_listing(&mut c), known_uidls(store, account));
-    let known = known?;
+    let (uidls, state) =
+        tokio::join!(uidl_listing(&mut c), known_state(store, account, cfg.now, cfg.retry_gaps));
+    let (known, waiting) = state?;
     let listing = list(&mut c, uidls?, &known).await?;
-    report.listed = u64::try_from(listing.len()).unwrap_or(u64::MAX);
-    let has_uidl = listing.iter().all(|l| l.uidl.is_some());
-    if !has_uidl {
+    for p in &listing.problems {
+        tracing::warn!(server = %cfg.endpoint.addr(), "{p}");
+    }
+    report.warnings = u64::try_from(listing.problems.len()).unwrap_or(u64::MAX);
+    report.listed = u64::try_from(listing.messages.len()).unwrap_or(u64::MAX);
+    if !listing.has_uidl {
         report.note = Some("server has no UIDL: every message is fetched and matched by content; nothing is deleted unless forced".into());
     }
-    let plan = plan_download(&listing, &known);
-    report.vanished = u64::try_from(plan.vanished.len()).unwrap_or(u64::MAX);
-    if let (Some(a), false) = (account, cfg.dry_run || plan.vanished.is_empty()) {
-        let (vanished, now) = (plan.vanished.clone(), cfg.now);
-        store.call(move |s| s.mark_pop3_deleted(a, &vanished, now)).await?;
-    }
+    let todo = plan_download(&listing, &known, &waiting);
+    report.gaps_waiting = u64::try_from(
+        listing.messages.iter().filter(|l| l.uidl.as_ref().is_some_and(|u| waiting.contains(u))).count(),
+    )
+    .unwrap_or(u64::MAX);
 
-    let mut synthesized: HashMap<SeqNum, Uidl> = HashMap::new();
+    let mut got = Got::default();
     if cfg.dry_run {
-        report.new = u64::try_from(plan.download.len()).unwrap_or(u64::MAX);
-        report.bytes = plan.download.iter().map(|l| l.size).sum();
+        report.new = u64::try_from(todo.len()).unwrap_or(u64::MAX);
+        report.bytes = todo.iter().map(|l| l.size).sum();
     } else if let Some(a) = account {
-        let total: u64 = plan.download.iter().map(|l| l.size).sum();
-        obs.folder_started("INBOX", u64::try_from(plan.download.len()).unwrap_or(u64::MAX), total);
-        download(&mut c, store, cfg, a, &plan.download, obs, report, &mut synthesized, &known).await?;
+        let total: u64 = todo.iter().map(|l| l.size).sum();
+        obs.folder_started("INBOX", u64::try_from(todo.len()).unwrap_or(u64::MAX), total);
+        got = download(&mut c, store, cfg, a, &todo, obs, &known).await?;
+        report.new = got.new;
+        report.already_stored = got.already_stored;
+        report.bytes = got.bytes;
+        report.gaps = got.gaps;
     }
 
-    // Deletions are chosen from what the store holds now: committed, and durable (synchronous = FULL).
-    // (When nothing was downloaded, what the store holds is what it held before.)
+    // What the store holds now: committed, and durable (synchronous = FULL). (When nothing was downloaded,
+    // what the store holds is what it held before.)
     let refreshed;
-    let known_after = if cfg.dry_run || plan.download.is_empty() {
+    let known_after = if cfg.dry_run || todo.is_empty() {
         &known
     } else {
-        refreshed = known_uidls(store, account).await?;
+        refreshed = known_state(store, account, cfg.now, cfg.retry_gaps).await?.0;
         &refreshed
     };
-    let deletable: std::borrow::Cow<'_, [Listed]> = if has_uidl {
-        std::borrow::Cow::Borrowed(&listing)
-    } else {
-        // Without UIDL, identities exist only for messages fetched in this very session.
-        std::borrow::Cow::Owned(
-            listing
-                .iter()
-                .map(|l| Listed { uidl: synthesized.get(&l.msg).cloned(), ..l.clone() })
-                .filter(|l| cfg.force_delete_without_uidl && l.uidl.is_some())
-                .collect(),
-        )
-    };
-    let mut to_delete =
-        plan_deletions(&deletable, known_after, cfg.mode, cfg.now, cfg.force_delete_without_uidl);
+    let seen: HashSet<Uidl> = got.identities.values().cloned().collect();
+    let gone = vanished(&listing, known_after, &seen);
+    report.vanished = u64::try_from(gone.len()).unwrap_or(u64::MAX);
+    if let (Some(a), false) = (account, cfg.dry_run || gone.is_empty()) {
+        let now = cfg.now;
+        store.call(move |s| s.mark_pop3_deleted(a, &gone, now)).await?;
+    }
+
+    let mut to_delete = plan_deletions(
+        &listing,
+        &got.identities,
+        known_after,
+        cfg.mode,
+        cfg.now,
+        cfg.force_delete_without_uidl,
+    );
     if cfg.dry_run {
         // A dry run deletes nothing; it reports what the mode would delete, counting messages it would download.
         if cfg.mode == Pop3Mode::Delete {
-            to_delete = listing.iter().filter_map(|l| Some((l.msg, l.uidl.clone()?))).collect();
+            to_delete = listing.messages.iter().filter_map(|l| Some((l.msg, l.uidl.clone()?))).collect();
         }
         report.deleted_on_server = u64::try_from(to_delete.len()).unwrap_or(u64::MAX);
         c.quit().await?;
@@ -226,7 +266,7 @@ async fn run_once(
     }
 
     // RSET first: Dovecot would otherwise mark every RETR'd message \Seen at QUIT.
-    if !plan.download.is_empty() {
+    if !todo.is_empty() {
         c.run_ok(Pop3Command::Rset).await?;
     }
     let mut deleted = Vec::new();
@@ -240,9 +280,10 @@ async fn run_once(
     }
     let applied = c.quit().await?;
     if applied && !deleted.is_empty() {
+        report.deleted_on_server = u64::try_from(deleted.len()).unwrap_or(u64::MAX);
         if let Some(a) = account {
             let now = cfg.now;
-            report.deleted_on_server = store.call(move |s| s.mark_pop3_deleted(a, &deleted, now)).await?;
+            store.call(move |s| s.mark_pop3_deleted(a, &deleted, now)).await?;
         }
     } else if !applied && !deleted.is_empty() {
         return Err(EngineError::Protocol {
@@ -254,55 +295,55 @@ async fn run_once(
     Ok(())
 }
 
-/// The server's UIDL listing, in its order; empty when the server has no UIDL.
-async fn uidl_listing(c: &mut Pop3Client) -> Result<Vec<UidlListing>, EngineError> {
+/// The server's UIDL listing read line by line; `None` when the server has no UIDL.
+async fn uidl_listing(c: &mut Pop3Client) -> Result<Option<Lenient<UidlListing>>, EngineError> {
     let uidl = c.run(Pop3Command::Uidl(None)).await?;
-    match (uidl.ok, uidl.body) {
-        (true, Some(body)) => parse_uidl_listings(&body).map_err(|e| EngineError::Protocol {
-            protocol: "POP3",
-            addr: String::new(),
-            detail: e.to_string(),
-        }),
-        _ => Ok(Vec::new()),
-    }
+    Ok(match (uidl.ok, uidl.body) {
+        (true, Some(body)) => Some(parse_uidl_listings_lenient(&body)),
+        _ => None,
+    })
 }
 
-/// The UIDL listing and LIST, merged by message number. When every UIDL is already known, nothing will be
-/// downloaded and LIST (which makes the server compute every size) is skipped: sizes are then 0.
+/// The UIDL listing and LIST, merged by message number. When every UIDL is valid, listed once and already
+/// known, nothing will be downloaded and LIST (which makes the server compute every size) is skipped.
 async fn list(
     c: &mut Pop3Client,
-    uidls: Vec<UidlListing>,
+    uidls: Option<Lenient<UidlListing>>,
     known: &KnownUidls,
-) -> Result<Vec<Listed>, EngineError> {
-    if !uidls.is_empty() && uidls.iter().all(|l| known.contains_key(&l.uidl)) {
-        let mut listing: Vec<Listed> =
-            uidls.into_iter().map(|l| Listed { msg: l.msg, uidl: Some(l.uidl), size: 0 }).collect();
-        // Servers list in order (then this costs one pass); a number listed twice counts once.
-        listing.sort_by_key(|l| l.msg);
-        listing.dedup_by_key(|l| l.msg);
-        return Ok(listing);
+) -> Result<Listing, EngineError> {
+    if let Some(u) = &uidls {
+        let quick = merge_listings(Some(u), None);
+        let all_known = !u.listings.is_empty()
+            && u.bad.is_empty()
+            && !quick.has_unidentified()
+            && u.listings.iter().all(|l| known.contains_key(&l.uidl));
+        if all_known {
+            return Ok(quick);
+        }
     }
-    let by_msg: HashMap<SeqNum, Uidl> = uidls.into_iter().map(|l| (l.msg, l.uidl)).collect();
     let list = c.run_ok(Pop3Command::List(None)).await?;
-    let body = list.body.unwrap_or_default();
-    let scans = parse_scan_listings(&body).map_err(|e| EngineError::Protocol {
-        protocol: "POP3",
-        addr: String::new(),
-        detail: e.to_string(),
-    })?;
-    Ok(scans
-        .into_iter()
-        .map(|s| Listed { msg: s.msg, uidl: by_msg.get(&s.msg).cloned(), size: s.size })
-        .collect())
+    let scans = parse_scan_listings_lenient(&list.body.unwrap_or_default());
+    Ok(merge_listings(uidls.as_ref(), Some(&scans)))
 }
 
-/// A UIDL made from content, for servers without UIDL: `sha256:` and 60 hex digits (within RFC 1939's 70).
-fn content_uidl(raw: &[u8]) -> Option<Uidl> {
+/// The identity of a message without a usable UIDL: `sha256:` and 60 hex digits of its content hash (within
+/// RFC 1939's 70 characters).
+fn content_identity(raw: &[u8]) -> Option<Uidl> {
     let hex: String = content_hash(raw).iter().map(|b| format!("{b:02x}")).collect();
-    Uidl::new(format!("sha256:{}", hex.get(..60)?)).ok()
+    Uidl::new(format!("{CONTENT_IDENTITY}{}", hex.get(..60)?)).ok()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a download did.
+#[derive(Debug, Default)]
+struct Got {
+    new: u64,
+    already_stored: u64,
+    bytes: u64,
+    gaps: u64,
+    /// Messages without a usable UIDL whose bytes RETR gave in this session: number -> content identity.
+    identities: HashMap<SeqNum, Uidl>,
+}
+
 async fn download(
     c: &mut Pop3Client,
     store: &mut StoreHandle,
@@ -310,17 +351,16 @@ async fn download(
     account: AccountId,
     todo: &[Listed],
     obs: &mut dyn Observer,
-    report: &mut Pop3Report,
-    synthesized: &mut HashMap<SeqNum, Uidl>,
     known: &KnownUidls,
-) -> Result<(), EngineError> {
+) -> Result<Got, EngineError> {
+    let mut got = Got::default();
     if todo.is_empty() {
-        return Ok(());
+        return Ok(got);
     }
     let pipelined = c.pipelining().await?;
     let mut next = 0usize;
     // RETRs in flight, in order: (message, bytes announced by LIST).
-    let mut in_flight: std::collections::VecDeque<&Listed> = std::collections::VecDeque::new();
+    let mut in_flight: VecDeque<&Listed> = VecDeque::new();
     let mut in_flight_bytes = 0u64;
     let mut batch = Pop3Batch::default();
     let mut batch_bytes = 0usize;
@@ -340,33 +380,44 @@ async fn download(
         let Some(l) = in_flight.pop_front() else { break };
         in_flight_bytes = in_flight_bytes.saturating_sub(l.size);
         let r = c.next_reply("to RETR").await?;
-        if !r.ok {
-            return Err(EngineError::Protocol {
-                protocol: "POP3",
-                addr: cfg.endpoint.addr(),
-                detail: format!("RETR {} failed: -ERR {}", l.msg, r.text),
-            });
-        }
-        let body = r.body.unwrap_or_default();
-        let raw = same_bytes_as_stored(store, l, body).await?;
-        let uidl = match &l.uidl {
-            Some(u) => u.clone(),
-            None => {
-                let Some(u) = content_uidl(&raw) else { continue };
-                synthesized.insert(l.msg, u.clone());
-                if known.contains_key(&u) {
-                    continue; // fetched before: a server without UIDL offers no other way to tell
-                }
-                u
-            }
+        let raw =
+            if r.ok { Some(same_bytes_as_stored(store, l, r.body.unwrap_or_default()).await?) } else { None };
+        // The identity the message is stored (or recorded as a gap) under.
+        let identity = match (&l.uidl, &raw) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(raw)) => content_identity(raw),
+            (None, None) => None,
         };
+        let Some(raw) = raw else {
+            tracing::warn!("RETR {} refused: -ERR {}", l.msg, r.text);
+            got.gaps += 1;
+            if let Some(id) = identity {
+                batch.gaps.push((id, format!("the server refused RETR: -ERR {}", r.text)));
+            }
+            continue;
+        };
+        let Some(identity) = identity else { continue };
+        let prepared = Prepared::new(&raw);
+        if is_exchange_stand_in(raw.len(), prepared.headers()) {
+            tracing::warn!(
+                "message {}: Exchange sent its stand-in instead of the message; not stored",
+                l.msg
+            );
+            got.gaps += 1;
+            let why = "Exchange sent its \"Retrieval using the POP3 protocol failed\" stand-in instead of the message";
+            batch.gaps.push((identity, why.into()));
+            continue;
+        }
+        if l.uidl.is_none() {
+            got.identities.insert(l.msg, identity.clone());
+            if known.contains_key(&identity) {
+                continue; // these very bytes are stored under this identity already
+            }
+        }
         let len = raw.len();
-        report.bytes += u64::try_from(len).unwrap_or(u64::MAX);
+        got.bytes += u64::try_from(len).unwrap_or(u64::MAX);
         obs.message_fetched(u64::try_from(len).unwrap_or(u64::MAX));
-        // Hash and index here, on the network side, while the writer thread does SQLite work.
-        let raw = raw.to_vec();
-        let prepared = Some(Prepared::new(&raw));
-        batch.new.push(NewPop3Message { uidl, raw, prepared });
+        batch.new.push(NewPop3Message { uidl: identity, raw: raw.to_vec(), prepared: Some(prepared) });
         batch_bytes += len;
         if batch.new.len() >= cfg.batch_messages || batch_bytes >= cfg.batch_bytes {
             let full = std::mem::take(&mut batch);
@@ -374,13 +425,13 @@ async fn download(
             batch_bytes = 0;
         }
     }
-    if !batch.new.is_empty() {
+    if !batch.new.is_empty() || !batch.gaps.is_empty() {
         store.submit(move |s| s.apply_pop3_batch(account, batch)).await?;
     }
     let outcome = store.drain().await?;
-    report.new = outcome.new;
-    report.already_stored = outcome.deduplicated;
-    Ok(())
+    got.new = outcome.new;
+    got.already_stored = outcome.deduplicated;
+    Ok(got)
 }
 
 /// RFC 1939 makes a server end every multi-line answer with CRLF, so a message stored without a final line
@@ -393,7 +444,7 @@ async fn same_bytes_as_stored(
     body: Bytes,
 ) -> Result<Bytes, EngineError> {
     let len = u64::try_from(body.len()).unwrap_or(u64::MAX);
-    if len != l.size + 2 || !body.ends_with(b"\r\n") {
+    if l.size == 0 || len != l.size + 2 || !body.ends_with(b"\r\n") {
         return Ok(body);
     }
     let trimmed = body.slice(..body.len() - 2);

@@ -65,13 +65,20 @@ pub enum Status {
     Bad,
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Status {
+    /// The word on the wire: `OK`, `NO` or `BAD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Status::Ok => "OK",
             Status::No => "NO",
             Status::Bad => "BAD",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -379,31 +386,33 @@ pub enum MailboxAttr {
 }
 
 impl MailboxAttr {
+    /// The attributes with a name of their own, and how they are written.
+    const NAMED: [(MailboxAttr, &'static str); 17] = [
+        (MailboxAttr::NoInferiors, "\\Noinferiors"),
+        (MailboxAttr::NoSelect, "\\Noselect"),
+        (MailboxAttr::Marked, "\\Marked"),
+        (MailboxAttr::Unmarked, "\\Unmarked"),
+        (MailboxAttr::HasChildren, "\\HasChildren"),
+        (MailboxAttr::HasNoChildren, "\\HasNoChildren"),
+        (MailboxAttr::NonExistent, "\\NonExistent"),
+        (MailboxAttr::Subscribed, "\\Subscribed"),
+        (MailboxAttr::Remote, "\\Remote"),
+        (MailboxAttr::All, "\\All"),
+        (MailboxAttr::Archive, "\\Archive"),
+        (MailboxAttr::Drafts, "\\Drafts"),
+        (MailboxAttr::Flagged, "\\Flagged"),
+        (MailboxAttr::Junk, "\\Junk"),
+        (MailboxAttr::Sent, "\\Sent"),
+        (MailboxAttr::Trash, "\\Trash"),
+        (MailboxAttr::Important, "\\Important"),
+    ];
+
     /// The attribute for one atom as sent.
     pub fn from_atom(atom: &str) -> MailboxAttr {
-        let known = [
-            ("\\Noinferiors", MailboxAttr::NoInferiors),
-            ("\\Noselect", MailboxAttr::NoSelect),
-            ("\\Marked", MailboxAttr::Marked),
-            ("\\Unmarked", MailboxAttr::Unmarked),
-            ("\\HasChildren", MailboxAttr::HasChildren),
-            ("\\HasNoChildren", MailboxAttr::HasNoChildren),
-            ("\\NonExistent", MailboxAttr::NonExistent),
-            ("\\Subscribed", MailboxAttr::Subscribed),
-            ("\\Remote", MailboxAttr::Remote),
-            ("\\All", MailboxAttr::All),
-            ("\\Archive", MailboxAttr::Archive),
-            ("\\Drafts", MailboxAttr::Drafts),
-            ("\\Flagged", MailboxAttr::Flagged),
-            ("\\Junk", MailboxAttr::Junk),
-            ("\\Sent", MailboxAttr::Sent),
-            ("\\Trash", MailboxAttr::Trash),
-            ("\\Important", MailboxAttr::Important),
-        ];
-        known
+        MailboxAttr::NAMED
             .into_iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(atom))
-            .map(|(_, a)| a)
+            .find(|(_, k)| k.eq_ignore_ascii_case(atom))
+            .map(|(a, _)| a)
             .unwrap_or_else(|| MailboxAttr::Other(atom.to_owned()))
     }
 
@@ -419,6 +428,17 @@ impl MailboxAttr {
                 | MailboxAttr::Sent
                 | MailboxAttr::Trash
         )
+    }
+}
+
+/// The attribute as written on the wire (`\\Noselect`, `\\Sent`, or an unknown one as sent).
+impl fmt::Display for MailboxAttr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let MailboxAttr::Other(s) = self {
+            return f.write_str(s);
+        }
+        let name = MailboxAttr::NAMED.iter().find(|(a, _)| a == self).map_or("", |(_, n)| n);
+        f.write_str(name)
     }
 }
 
@@ -686,4 +706,18 @@ pub enum Untagged {
         /// The whole response as received.
         raw: Bytes,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_are_written_as_they_are_read() {
+        for (attr, name) in MailboxAttr::NAMED {
+            assert_eq!(attr.to_string(), name);
+            assert_eq!(MailboxAttr::from_atom(&name.to_ascii_uppercase()), attr);
+        }
+        assert_eq!(MailboxAttr::from_atom("\\AllMail").to_string(), "\\AllMail");
+    }
 }

@@ -54,17 +54,17 @@ pub enum Pop3Error {
         bytes: usize,
     },
     /// A STAT, scan listing or unique-id listing that does not follow RFC 1939's grammar.
-    #[error("server sent a malformed {what} {line:?}")]
+    #[error("server sent a malformed {what} \"{line}\"")]
     MalformedListing {
         /// "stat", "scan listing" or "unique-id listing".
         what: &'static str,
-        /// The line, lossily as text.
+        /// The line, control characters and 8-bit bytes escaped, shortened.
         line: String,
     },
     /// A unique-id listing whose UIDL breaks RFC 1939 section 7.
-    #[error("server sent an invalid uidl in {line:?}: {source}")]
+    #[error("server sent an invalid uidl in \"{line}\": {source}")]
     InvalidUidl {
-        /// The listing line, lossily as text.
+        /// The listing line, control characters and 8-bit bytes escaped, shortened.
         line: String,
         /// What is wrong with the UIDL.
         source: UidlError,
