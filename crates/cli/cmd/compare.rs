@@ -32,6 +32,15 @@ struct Report<'a> {
     account: &'a str,
     #[serde(flatten)]
     comparison: &'a Comparison,
+    /// Messages each server lists that the store does not hold yet (recorded gaps, retried by later syncs).
+    gaps: Gaps,
+}
+
+/// The recorded gaps of the account, per protocol: (reason, messages).
+#[derive(Debug, Default, Serialize)]
+struct Gaps {
+    imap: Vec<(String, u64)>,
+    pop3: Vec<(String, u64)>,
 }
 
 /// Runs the command.
@@ -67,14 +76,17 @@ pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
         imap.with_context(|| format!("account {}: reading the IMAP view", account.name))?,
         pop3.with_context(|| format!("account {}: reading the POP3 view", account.name))?,
     );
-    let local = if ctx.db_path.exists() {
+    let (local, gaps) = if ctx.db_path.exists() {
         let store = Store::open(&ctx.db_path)?;
         match store.find_account(&account.name)? {
-            Some(a) => store.account_locations(a)?,
-            None => Vec::new(),
+            Some(a) => {
+                let status = store.account_status(a)?;
+                (store.account_locations(a)?, Gaps { imap: status.imap.gaps, pop3: status.pop3.gaps })
+            }
+            None => (Vec::new(), Gaps::default()),
         }
     } else {
-        Vec::new()
+        (Vec::new(), Gaps::default())
     };
     let (imap_folders, imap) = match imap {
         Some((f, e)) => (Some(f), e),
@@ -84,9 +96,9 @@ pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let c = compare(&snapshot, mode, unix_now());
     let out = ctx.output();
     if out.is_json() {
-        out.json(&Report { account: &account.name, comparison: &c })?;
+        out.json(&Report { account: &account.name, comparison: &c, gaps })?;
     } else {
-        out.lines(&table(&account.name, &c, &mode_word(mode)))?;
+        out.lines(&table(&account.name, &c, &mode_word(mode), &gaps))?;
     }
     Ok(())
 }
@@ -99,7 +111,7 @@ fn folders_line(folders: &[String], pop3: bool) -> String {
 }
 
 /// The side-by-side table people read.
-fn table(account: &str, c: &Comparison, mode: &str) -> Vec<String> {
+fn table(account: &str, c: &Comparison, mode: &str, gaps: &Gaps) -> Vec<String> {
     let w = 34;
     let col = 30;
     let mut l = vec![format!("{account}: IMAP and POP3 side by side"), String::new()];
@@ -140,6 +152,20 @@ fn table(account: &str, c: &Comparison, mode: &str) -> Vec<String> {
         i.map(|_| "0 (never: read-only)".to_string()),
         p.map(|p| format!("{} ({mode})", p.next_delete_on_server)),
     ));
+    let gap_cell = |g: &[(String, u64)]| {
+        let n: u64 = g.iter().map(|(_, n)| n).sum();
+        match g.first() {
+            Some((reason, _)) if n > 0 => format!("{n} ({reason})"),
+            _ => "0".to_string(),
+        }
+    };
+    if !gaps.imap.is_empty() || !gaps.pop3.is_empty() {
+        l.push(row(
+            "listed but not stored (retried)",
+            i.map(|_| gap_cell(&gaps.imap)),
+            p.map(|_| gap_cell(&gaps.pop3)),
+        ));
+    }
     if i.is_some() && p.is_some() {
         let by: Vec<String> = c.only_imap.iter().map(|(f, n)| format!("{f} {n}")).collect();
         let detail = if by.is_empty() { String::new() } else { format!(": {}", by.join(", ")) };
