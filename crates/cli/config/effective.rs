@@ -81,10 +81,7 @@ impl From<&EffectiveEndpoint> for Endpoint {
             ca_file: e.ca_file.clone(),
             allow_plaintext: e.allow_plaintext,
             timeouts: match e.timeout {
-                Some(secs) => {
-                    let t = std::time::Duration::from_secs(secs);
-                    Timeouts { connect: t, greeting: t, read: t }
-                }
+                Some(secs) => Timeouts::uniform(std::time::Duration::from_secs(secs)),
                 None => Timeouts::default(),
             },
         }

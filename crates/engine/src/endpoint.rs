@@ -37,6 +37,17 @@ pub struct Timeouts {
     pub greeting: Duration,
     /// Silence allowed while a response is expected.
     pub read: Duration,
+    /// The slowest a server may deliver what a command asked for, in bytes per second on average, once the
+    /// silence allowed (`read`, or `greeting` for the greeting) has passed since the command went out: a
+    /// server that trickles a byte now and then is cut off instead of holding the run for ever. 0: no floor.
+    pub min_rate: u64,
+}
+
+impl Timeouts {
+    /// The same limit for connecting, the greeting and silence, with the default rate floor.
+    pub fn uniform(t: Duration) -> Timeouts {
+        Timeouts { connect: t, greeting: t, read: t, ..Timeouts::default() }
+    }
 }
 
 impl Default for Timeouts {
@@ -45,6 +56,8 @@ impl Default for Timeouts {
             connect: Duration::from_secs(30),
             greeting: Duration::from_secs(30),
             read: Duration::from_secs(120),
+            // Far below any real link (a phone on EDGE delivers 10 KB/s), far above a trickle.
+            min_rate: 1024,
         }
     }
 }

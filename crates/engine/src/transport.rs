@@ -9,7 +9,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -149,6 +149,46 @@ impl Transport {
         read_outcome(&self.endpoint, r, limit, during)
     }
 
+    /// Reads what is available into `buf` (appending, at least `min_room` bytes of room made first), keeping
+    /// `pace`: no longer silence than `silence`, and no slower than the pace's floor.
+    pub async fn read_paced(
+        &mut self,
+        buf: &mut bytes::BytesMut,
+        min_room: usize,
+        pace: &mut Pace,
+        silence: Duration,
+        during: &str,
+    ) -> Result<usize, EngineError> {
+        let Some(wait) = pace.next_wait(silence) else { return Err(pace.too_slow(&self.endpoint, during)) };
+        match self.read_buf(buf, min_room, wait, during).await {
+            Ok(n) => {
+                pace.record(n);
+                Ok(n)
+            }
+            Err(EngineError::Timeout { .. }) if wait < silence => Err(pace.too_slow(&self.endpoint, during)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Like [`Transport::read_paced`], into a slice.
+    pub async fn read_into_paced(
+        &mut self,
+        buf: &mut [u8],
+        pace: &mut Pace,
+        silence: Duration,
+        during: &str,
+    ) -> Result<usize, EngineError> {
+        let Some(wait) = pace.next_wait(silence) else { return Err(pace.too_slow(&self.endpoint, during)) };
+        match self.read(buf, wait, during).await {
+            Ok(n) => {
+                pace.record(n);
+                Ok(n)
+            }
+            Err(EngineError::Timeout { .. }) if wait < silence => Err(pace.too_slow(&self.endpoint, during)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes all of `data` and flushes it.
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), EngineError> {
         let limit = self.endpoint.timeouts.read;
@@ -171,6 +211,54 @@ impl Transport {
     /// Closes the connection politely (TLS close_notify), ignoring errors: the session is over anyway.
     pub async fn shutdown(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.shutdown()).await;
+    }
+}
+
+/// The pace a peer must keep while an answer is awaited (see [`crate::Timeouts::min_rate`]): started when a
+/// command goes out (or at connect, for the greeting), it bounds each read by the silence allowed and by
+/// the moment the average rate since the start would fall below the floor once `grace` has passed.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    started: Instant,
+    got: u64,
+    grace: Duration,
+    min_rate: u64,
+}
+
+impl Pace {
+    /// A pace starting now, with `grace` before the rate floor applies.
+    pub fn start(grace: Duration, min_rate: u64) -> Pace {
+        Pace { started: Instant::now(), got: 0, grace, min_rate }
+    }
+
+    /// How long the next read may wait: the silence allowed, or less when the floor comes first. `None`: the
+    /// peer is already behind the floor.
+    pub fn next_wait(&self, silence: Duration) -> Option<Duration> {
+        if self.min_rate == 0 {
+            return Some(silence);
+        }
+        let earned = Duration::from_secs_f64(self.got as f64 / self.min_rate as f64);
+        let deadline = self.started + self.grace + earned;
+        let left = deadline.checked_duration_since(Instant::now())?;
+        Some(silence.min(left))
+    }
+
+    /// `n` more bytes arrived.
+    pub fn record(&mut self, n: usize) {
+        self.got = self.got.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+
+    /// The error for a peer behind the floor.
+    pub fn too_slow(&self, ep: &Endpoint, during: &str) -> EngineError {
+        EngineError::Timeout {
+            addr: ep.addr(),
+            during: "waiting for the server",
+            secs: self.started.elapsed().as_secs(),
+            hint: format!(
+                ": only {} bytes {during}, slower than {} bytes/s; a server that trickles is cut off",
+                self.got, self.min_rate
+            ),
+        }
     }
 }
 

@@ -157,7 +157,7 @@ proptest! {
         sizes in prop::collection::vec(1usize..50, 1..10),
     ) {
         let cap = 64;
-        let mut s = Pop3Session::new(Pop3Config { max_line: 80, max_body: cap });
+        let mut s = Pop3Session::new(Pop3Config { max_line: 80, max_body: cap, max_listing: cap });
         s.feed(b"+OK ready\r\n");
         let _ = s.poll_event();
         let _ = s.send(Pop3Command::Retr(one()));

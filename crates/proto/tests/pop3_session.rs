@@ -229,13 +229,13 @@ fn continuation_answers_and_their_errors() {
 
 #[test]
 fn line_and_body_caps() {
-    let mut s = Pop3Session::new(Pop3Config { max_line: 16, max_body: 8 });
+    let mut s = Pop3Session::new(Pop3Config { max_line: 16, max_body: 8, max_listing: 8 });
     s.feed(b"+OK 123456789");
     assert_eq!(s.poll_event(), Ok(None));
     s.feed(b"0123\r\n");
     assert_eq!(s.poll_event(), Err(Pop3Error::LineTooLong { limit: 16 }));
 
-    let mut s = Pop3Session::new(Pop3Config { max_line: 64, max_body: 8 });
+    let mut s = Pop3Session::new(Pop3Config { max_line: 64, max_body: 8, max_listing: 4 });
     s.feed(b"+OK ready\r\n");
     let _ = s.poll_event();
     sent(&mut s, Pop3Command::Retr(seq(1)));
@@ -246,6 +246,15 @@ fn line_and_body_caps() {
     let _ = wrote(&mut s);
     s.feed(b"+OK\r\n1234567\r\n.\r\n");
     assert_eq!(s.poll_event(), Err(Pop3Error::ResponseTooLarge { command: "RETR", limit: 8 }));
+
+    // Listings have a cap of their own: an endless UIDL is cut off at it.
+    let mut s = Pop3Session::new(Pop3Config { max_line: 64, max_body: 1 << 20, max_listing: 8 });
+    s.feed(b"+OK ready\r\n");
+    let _ = s.poll_event();
+    sent(&mut s, Pop3Command::Uidl(None));
+    let _ = wrote(&mut s);
+    s.feed(b"+OK\r\n1 abc\r\n2 def\r\n3 ghi\r\n");
+    assert_eq!(s.poll_event(), Err(Pop3Error::ResponseTooLarge { command: "UIDL", limit: 8 }));
 }
 
 #[test]

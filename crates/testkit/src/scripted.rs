@@ -36,6 +36,14 @@ impl Conn {
         };
     }
 
+    /// Sends bytes; `false` once the client has gone away (for scripts that stream until it does).
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        match self {
+            Conn::Plain(r) => r.get_mut().write_all(bytes).and_then(|_| r.get_mut().flush()).is_ok(),
+            Conn::Tls(r) => r.get_mut().write_all(bytes).and_then(|_| r.get_mut().flush()).is_ok(),
+        }
+    }
+
     /// The next line from the client (CRLF removed), or `None` when it closed the connection.
     pub fn line(&mut self) -> Option<String> {
         let mut buf = Vec::new();

@@ -20,11 +20,38 @@ use mailsync_proto::Secret;
 
 use crate::auth::Credentials;
 use crate::endpoint::{Endpoint, Security};
-use crate::transport::{greeting_error, Transport};
+use crate::transport::{greeting_error, Pace, Transport};
 use crate::EngineError;
 
 /// Room made in the receive buffer before each read.
 const READ_CHUNK: usize = 256 * 1024;
+
+/// How much one command's answer may hold before the server is cut off: its untagged responses, and the
+/// bytes received while it runs. The largest single response is bounded by the session's caps; this bounds
+/// how many of them a command collects, so an endless LIST or FETCH stream ends with an error, not with the
+/// machine's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Untagged responses.
+    pub responses: usize,
+    /// Bytes received while the command runs.
+    pub bytes: u64,
+}
+
+impl Budget {
+    /// For commands whose answer does not grow with a folder (LIST of any real account, SEARCH, STATUS...).
+    pub const DEFAULT: Budget = Budget { responses: 200_000, bytes: 64 << 20 };
+
+    /// For a command answered with about one response per message of a folder of `messages` (a UID/FLAGS
+    /// listing, the changes of a QRESYNC EXAMINE): twice that, and room for new mail arriving meanwhile.
+    pub fn per_message(messages: usize) -> Budget {
+        let n = messages.saturating_mul(2).saturating_add(10_000);
+        Budget {
+            responses: n,
+            bytes: (64u64 << 20).saturating_add(u64::try_from(n).unwrap_or(u64::MAX) * 2048),
+        }
+    }
+}
 
 /// A logged-in (or logging-in) IMAP connection.
 #[derive(Debug)]
@@ -38,6 +65,10 @@ pub struct ImapClient {
     /// Responses kept with something stepped over: FETCH items that did not parse, untagged responses of a
     /// kind nobody asked for (each was logged).
     pub odd: u64,
+    /// Bytes received on this connection.
+    pub bytes_in: u64,
+    /// The pace the server must keep: restarted with every command sent.
+    pace: Pace,
 }
 
 impl ImapClient {
@@ -49,8 +80,17 @@ impl ImapClient {
     ) -> Result<ImapClient, EngineError> {
         let t = Transport::connect(ep).await?;
         let config = SessionConfig { max_response_size: max_response, ..SessionConfig::default() };
-        let mut c =
-            ImapClient { t, s: ImapSession::new(config), addr: ep.addr(), bye: None, unreadable: 0, odd: 0 };
+        let pace = Pace::start(ep.timeouts.greeting, ep.timeouts.min_rate);
+        let mut c = ImapClient {
+            t,
+            s: ImapSession::new(config),
+            addr: ep.addr(),
+            bye: None,
+            unreadable: 0,
+            odd: 0,
+            bytes_in: 0,
+            pace,
+        };
         let preauth = c.greeting(ep).await?;
         if ep.security == Security::StartTls {
             c = c.starttls().await?;
@@ -84,9 +124,13 @@ impl ImapClient {
                 Err(e) => return Err(self.proto_err(e)),
             }
             let limit = ep.timeouts.greeting;
-            if let Err(e) = self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, limit, "for the greeting").await
+            match self
+                .t
+                .read_paced(self.s.recv_buffer(), READ_CHUNK, &mut self.pace, limit, "for the greeting")
+                .await
             {
-                return Err(greeting_error(ep, e));
+                Ok(n) => self.bytes_in += u64::try_from(n).unwrap_or(u64::MAX),
+                Err(e) => return Err(greeting_error(ep, e)),
             }
         }
     }
@@ -109,9 +153,9 @@ impl ImapClient {
             });
         }
         // Nothing may be buffered behind the OK: the session refuses such injected bytes.
-        let ImapClient { t, s, addr, bye, unreadable, odd } = self;
+        let ImapClient { t, s, addr, bye, unreadable, odd, bytes_in, pace } = self;
         let t = t.start_tls().await?;
-        Ok(ImapClient { t, s, addr, bye, unreadable, odd })
+        Ok(ImapClient { t, s, addr, bye, unreadable, odd, bytes_in, pace })
     }
 
     async fn login(&mut self, creds: &Credentials) -> Result<(), EngineError> {
@@ -193,6 +237,8 @@ impl ImapClient {
     /// Queues a command; its bytes go out with the next read or flush.
     pub fn send(&mut self, cmd: Command) -> Result<mailsync_proto::imap::CommandId, EngineError> {
         tracing::trace!(command = %cmd.redacted("*"), "imap send");
+        let ep = self.t.endpoint();
+        self.pace = Pace::start(ep.timeouts.read, ep.timeouts.min_rate);
         self.s.send(cmd).map_err(|e| self.proto_err(e))
     }
 
@@ -221,8 +267,8 @@ impl ImapClient {
                 Err(e) => return Err(self.proto_err(e)),
             }
             let limit = self.t.endpoint().timeouts.read;
-            match self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, limit, during).await {
-                Ok(_) => {}
+            match self.t.read_paced(self.s.recv_buffer(), READ_CHUNK, &mut self.pace, limit, during).await {
+                Ok(n) => self.bytes_in += u64::try_from(n).unwrap_or(u64::MAX),
                 Err(EngineError::Closed { .. }) if self.bye.is_some() => return Err(self.bye_error()),
                 Err(e) => return Err(e),
             }
@@ -252,18 +298,56 @@ impl ImapClient {
         Ok(())
     }
 
-    /// Runs one command to completion, returning its untagged data and its completion (OK or not).
+    /// Runs one command to completion, returning its untagged data (within [`Budget::DEFAULT`]) and its
+    /// completion (OK or not).
     pub async fn run(&mut self, cmd: Command) -> Result<(Vec<Untagged>, Completion), EngineError> {
+        let mut data = Vec::new();
+        let done = self.run_each(cmd, Budget::DEFAULT, |u| data.push(u)).await?;
+        Ok((data, done))
+    }
+
+    /// Runs one command to completion, handing each untagged response to `each` as it arrives (nothing is
+    /// collected here), and returns its completion. More responses or bytes than `budget` allows end the
+    /// connection with an error.
+    pub async fn run_each(
+        &mut self,
+        cmd: Command,
+        budget: Budget,
+        mut each: impl FnMut(Untagged),
+    ) -> Result<Completion, EngineError> {
         let name = cmd.name();
         let id = self.send(cmd)?;
-        let mut data = Vec::new();
+        let (mut responses, bytes_at) = (0usize, self.bytes_in);
         loop {
             match self.next_event(name).await? {
-                Event::Done(done) if done.id == id => return Ok((data, done)),
-                Event::Untagged(u) => data.push(u),
+                Event::Done(done) if done.id == id => return Ok(done),
+                Event::Untagged(u) => {
+                    responses += 1;
+                    self.within(budget, responses, bytes_at, name)?;
+                    each(u);
+                }
                 _ => {}
             }
         }
+    }
+
+    /// Fails when a command that started at `bytes_at` has brought more than `budget` allows.
+    pub fn within(
+        &self,
+        budget: Budget,
+        responses: usize,
+        bytes_at: u64,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let bytes = self.bytes_in.saturating_sub(bytes_at);
+        if responses > budget.responses || bytes > budget.bytes {
+            return Err(self.protocol(&format!(
+                "the server sent more than its answer to {name} can hold ({responses} responses, {bytes} bytes; \
+                 at most {} and {}): cut off",
+                budget.responses, budget.bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Runs one command that must succeed; returns its untagged data.

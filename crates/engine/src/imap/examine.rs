@@ -29,49 +29,83 @@ pub struct Examined {
     pub unusable_changes: usize,
 }
 
+/// EXAMINE's answer read one response at a time (nothing but the facts is kept).
+#[derive(Debug, Default)]
+pub struct ExamineReader {
+    exists: Option<u32>,
+    uidvalidity: Option<UidValidity>,
+    uidnext: Option<u32>,
+    highestmodseq: Option<ModSeq>,
+    nomodseq: bool,
+    vanished: Vec<Uid>,
+    changed: Vec<(Uid, Vec<String>)>,
+    unusable_changes: usize,
+    error: Option<String>,
+}
+
+impl ExamineReader {
+    /// Takes one untagged response of the answer.
+    pub fn take(&mut self, u: Untagged) {
+        match u {
+            Untagged::Exists(n) => self.exists = Some(n),
+            Untagged::Status(st) if st.kind == StatusKind::Ok => {
+                if let Some(c) = st.code {
+                    self.code(&c);
+                }
+            }
+            Untagged::Vanished(v) => match v.uids.iter(u32::MAX, MAX_EXPANDED_UIDS) {
+                Ok(uids) => self.vanished.extend(uids.filter_map(|n| Uid::try_from(n).ok())),
+                Err(e) => self.error = Some(e.to_string()),
+            },
+            Untagged::Fetch(f) => match (f.uid, &f.flags) {
+                (Some(uid), Some(flags)) => {
+                    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+                    self.changed.push((uid, normalize_flags(&flags)));
+                }
+                _ => self.unusable_changes += 1,
+            },
+            _ => {}
+        }
+    }
+
+    fn code(&mut self, c: &Code) {
+        match c {
+            Code::UidValidity(v) => self.uidvalidity = Some(*v),
+            Code::UidNext(n) => self.uidnext = Some(n.get()),
+            Code::HighestModSeq(m) => self.highestmodseq = Some(*m),
+            Code::NoModSeq => self.nomodseq = true,
+            _ => {}
+        }
+    }
+
+    /// The facts, once the completion (with its `code`) arrived.
+    pub fn finish(mut self, code: Option<&Code>) -> Result<Examined, String> {
+        if let Some(c) = code {
+            self.code(c);
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let uidvalidity = self.uidvalidity.ok_or("the answer gave no UIDVALIDITY")?;
+        let exists = self.exists.ok_or("the answer gave no EXISTS: the folder's size is unknown")?;
+        let highestmodseq = if self.nomodseq { None } else { self.highestmodseq };
+        Ok(Examined {
+            folder: ServerFolder { uidvalidity, uidnext: self.uidnext, exists, highestmodseq },
+            vanished: self.vanished,
+            changed: self.changed,
+            unusable_changes: self.unusable_changes,
+        })
+    }
+}
+
 impl Examined {
     /// Reads EXAMINE's untagged `data` and its completion `code`.
     pub fn from(data: &[Untagged], code: Option<&Code>) -> Result<Examined, String> {
-        let mut exists = None;
-        let (mut uidvalidity, mut uidnext, mut highestmodseq) = (None, None, None);
-        let (mut vanished, mut changed, mut unusable_changes) = (Vec::new(), Vec::new(), 0);
-        let mut codes: Vec<&Code> = code.into_iter().collect();
+        let mut r = ExamineReader::default();
         for u in data {
-            match u {
-                Untagged::Exists(n) => exists = Some(*n),
-                Untagged::Status(st) if st.kind == StatusKind::Ok => codes.extend(st.code.as_ref()),
-                Untagged::Vanished(v) => {
-                    let uids = v.uids.iter(u32::MAX, MAX_EXPANDED_UIDS).map_err(|e| e.to_string())?;
-                    vanished.extend(uids.filter_map(|n| Uid::try_from(n).ok()));
-                }
-                Untagged::Fetch(f) => match (f.uid, &f.flags) {
-                    (Some(uid), Some(flags)) => {
-                        let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
-                        changed.push((uid, normalize_flags(&flags)));
-                    }
-                    _ => unusable_changes += 1,
-                },
-                _ => {}
-            }
+            r.take(u.clone());
         }
-        for c in codes {
-            match c {
-                Code::UidValidity(v) => uidvalidity = Some(*v),
-                Code::UidNext(n) => uidnext = Some(n.get()),
-                Code::HighestModSeq(m) => highestmodseq = Some(*m),
-                Code::NoModSeq => highestmodseq = None,
-                _ => {}
-            }
-        }
-        let uidvalidity: UidValidity = uidvalidity.ok_or("the answer gave no UIDVALIDITY")?;
-        let exists = exists.ok_or("the answer gave no EXISTS: the folder's size is unknown")?;
-        let highestmodseq: Option<ModSeq> = highestmodseq;
-        Ok(Examined {
-            folder: ServerFolder { uidvalidity, uidnext, exists, highestmodseq },
-            vanished,
-            changed,
-            unusable_changes,
-        })
+        r.finish(code)
     }
 }
 

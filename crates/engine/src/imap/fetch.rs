@@ -18,7 +18,7 @@ use mailsync_proto::imap::{CommandId, Event, Fetch, Untagged};
 use mailsync_proto::Uid;
 use mailsync_store::{ImapBatch, MailboxId, NewImapMessage, Prepared};
 
-use super::client::ImapClient;
+use super::client::{Budget, ImapClient};
 use super::plan::normalize_flags;
 use super::report::Observer;
 use super::sync::Limits;
@@ -160,6 +160,10 @@ pub async fn download(
         items.push(FetchAttr::ModSeq);
     }
     let mut tracker = Tracker::default();
+    // One answer per UID is expected (bodies may be any size, each within the response cap); an endless
+    // stream of other answers ends the connection.
+    let budget = Budget { bytes: u64::MAX, ..Budget::per_message(uids.len()) };
+    let mut responses = 0usize;
     // Per command: the unreadable count when it was sent.
     let mut unreadable_at: HashMap<CommandId, u64> = HashMap::new();
     let mut batch = ImapBatch::new(mailbox);
@@ -181,7 +185,12 @@ pub async fn download(
         if tracker.in_flight() == 0 {
             break;
         }
-        match client.next_event("fetching messages").await? {
+        let event = client.next_event("fetching messages").await?;
+        if matches!(event, Event::Untagged(_)) {
+            responses += 1;
+            client.within(budget, responses, 0, "UID FETCH")?;
+        }
+        match event {
             Event::Untagged(Untagged::Fetch(f)) => match tracker.on_fetch(&f) {
                 Verdict::Store(m) => {
                     let len = m.raw.len();

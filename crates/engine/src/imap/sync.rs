@@ -24,8 +24,9 @@ use mailsync_store::{
     SyncLock,
 };
 
+use super::client::Budget;
 use super::client::ImapClient;
-use super::examine::Examined;
+use super::examine::ExamineReader;
 use super::fetch::download;
 use super::folders::{FolderFilter, Listed};
 use super::plan::{
@@ -275,19 +276,26 @@ impl Run<'_> {
             condstore: self.condstore && !used_qresync,
             qresync: qparams,
         };
-        let (data, done) = self.client.run(cmd).await?;
+        // What the store holds, first: a QRESYNC answer holds about one response per stored message.
+        let (mut locals, mut gap_rows) = self.local_state(local.as_ref().map(|m| m.id)).await?;
+        let budget = Budget::per_message(locals.len());
+        let mut reader = ExamineReader::default();
+        let done = self.client.run_each(cmd, budget, |u| reader.take(u)).await?;
         self.client.check(&done)?;
-        let ex = Examined::from(&data, done.code.as_ref())
+        let ex = reader
+            .finish(done.code.as_ref())
             .map_err(|e| self.client.inconsistent(&format!("EXAMINE {}: {e}", f.name)))?;
-        drop(data);
         let uidvalidity = ex.folder.uidvalidity;
 
         let local = match local {
             Some(l) => Some(l),
-            None => self.renamed_from(f, uidvalidity, gone, &mut rep).await?,
+            None => {
+                let renamed = self.renamed_from(f, uidvalidity, gone, &mut rep).await?;
+                (locals, gap_rows) = self.local_state(renamed.as_ref().map(|m| m.id)).await?;
+                renamed
+            }
         };
         let mailbox = self.upsert(f, local.as_ref()).await?;
-        let (mut locals, mut gap_rows) = self.local_state(mailbox, local.is_some()).await?;
         let cursor = LocalCursor {
             uidvalidity: local.as_ref().and_then(|m| m.uidvalidity),
             uidnext: local.as_ref().and_then(|m| m.uidnext).map(Uid::get),
@@ -457,13 +465,12 @@ impl Run<'_> {
         Ok(Some(self.store.call(move |s| s.upsert_mailbox(account, &info)).await?))
     }
 
-    /// The stored UIDs of the folder with their flags, and its recorded gaps.
+    /// The stored UIDs of a folder the store knows, with their flags, and its recorded gaps.
     async fn local_state(
         &mut self,
         mailbox: Option<MailboxId>,
-        known: bool,
     ) -> Result<(BTreeMap<Uid, Vec<String>>, Vec<mailsync_store::ImapGap>), EngineError> {
-        let Some(id) = mailbox.filter(|_| known) else { return Ok((BTreeMap::new(), Vec::new())) };
+        let Some(id) = mailbox else { return Ok((BTreeMap::new(), Vec::new())) };
         let rows = self.store.call(move |s| s.imap_locations(id)).await?;
         let locals = rows
             .into_iter()
@@ -483,11 +490,12 @@ impl Run<'_> {
             changed_since: None,
             vanished: false,
         };
-        let data = self.client.run_ok(cmd).await?;
-        let mut exists = exists;
         let mut listing = ServerListing::new();
-        for u in data {
-            match u {
+        let budget = Budget::per_message(usize::try_from(exists).unwrap_or(usize::MAX));
+        let mut exists = exists;
+        let done = self
+            .client
+            .run_each(cmd, budget, |u| match u {
                 Untagged::Fetch(f) => {
                     if let Some(uid) = f.uid {
                         let flags = f.flags.map(|fl| fl.iter().map(|x| x.to_string()).collect::<Vec<_>>());
@@ -497,8 +505,9 @@ impl Run<'_> {
                 Untagged::Exists(n) => exists = n,
                 Untagged::Expunge(_) => exists = exists.saturating_sub(1),
                 _ => {}
-            }
-        }
+            })
+            .await?;
+        self.client.check(&done)?;
         if listing_adds_up(listing.len(), exists).is_ok() {
             return Ok(listing);
         }

@@ -21,7 +21,7 @@ use mailsync_proto::Secret;
 
 use crate::auth::Credentials;
 use crate::endpoint::{Endpoint, Security};
-use crate::transport::{greeting_error, Transport};
+use crate::transport::{greeting_error, Pace, Transport};
 use crate::EngineError;
 
 /// A complete answer to one command.
@@ -48,6 +48,8 @@ pub struct Pop3Client {
     buf: Vec<u8>,
     /// Whether CAPA was asked since login (see [`Pop3Client::capabilities_after_login`]).
     caps_after_login: bool,
+    /// The pace the server must keep: restarted with every command sent.
+    pace: Pace,
 }
 
 /// How to log in with a password.
@@ -85,6 +87,7 @@ impl Pop3Client {
             addr: ep.addr(),
             buf: vec![0; 256 * 1024],
             caps_after_login: false,
+            pace: Pace::start(ep.timeouts.greeting, ep.timeouts.min_rate),
         };
         c.greeting(ep).await?;
         // CAPA is optional (RFC 2449); a server without it still works with USER/PASS.
@@ -133,9 +136,9 @@ impl Pop3Client {
             });
         }
         // Bytes queued behind the +OK would be an injection; the session refuses them.
-        let Pop3Client { t, s, addr, buf, caps_after_login } = self;
+        let Pop3Client { t, s, addr, buf, caps_after_login, pace } = self;
         let t = t.start_tls().await?;
-        Ok(Pop3Client { t, s, addr, buf, caps_after_login })
+        Ok(Pop3Client { t, s, addr, buf, caps_after_login, pace })
     }
 
     async fn login(&mut self, creds: &Credentials, method: PasswordMethod) -> Result<(), EngineError> {
@@ -244,6 +247,8 @@ impl Pop3Client {
 
     /// Queues a command.
     pub fn send(&mut self, cmd: Pop3Command) -> Result<CommandId, EngineError> {
+        let ep = self.t.endpoint();
+        self.pace = Pace::start(ep.timeouts.read, ep.timeouts.min_rate);
         self.s.send(cmd).map_err(|e| self.proto_err(e))
     }
 
@@ -314,7 +319,7 @@ impl Pop3Client {
     }
 
     async fn read(&mut self, limit: std::time::Duration, during: &str) -> Result<(), EngineError> {
-        let n = self.t.read(&mut self.buf, limit, during).await?;
+        let n = self.t.read_into_paced(&mut self.buf, &mut self.pace, limit, during).await?;
         self.s.feed(self.buf.get(..n).unwrap_or_default());
         Ok(())
     }

@@ -36,8 +36,7 @@ impl World {
     pub fn endpoint(&self, port: u16) -> Endpoint {
         let mut ep = Endpoint::new("127.0.0.1", port, Security::Tls);
         ep.ca_file = Some(self.dovecot.ca_file());
-        let t = Duration::from_secs(10);
-        ep.timeouts = Timeouts { connect: t, greeting: t, read: t };
+        ep.timeouts = Timeouts::uniform(Duration::from_secs(10));
         ep
     }
 

@@ -20,6 +20,14 @@ pub enum ImapError {
         /// How many bytes of the response had arrived.
         size: usize,
     },
+    /// One line of a response (outside its literals) grew past the configured cap without ending.
+    #[error("server sent a line longer than the {limit}-byte cap ({size} bytes without an end)")]
+    LineTooLong {
+        /// The configured cap.
+        limit: usize,
+        /// How many bytes of the line had arrived.
+        size: usize,
+    },
     /// A literal announced more bytes than the response cap allows (nothing was allocated).
     #[error("server announced a literal of {announced} bytes, over the {limit}-byte response cap")]
     LiteralTooLarge {

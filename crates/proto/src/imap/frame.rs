@@ -22,6 +22,10 @@ use super::error::ImapError;
 /// Outlook attachment).
 pub const DEFAULT_MAX_RESPONSE: usize = 256 << 20;
 
+/// The default cap on the text of one response line outside its literals: 16 MiB (a `UID SEARCH ALL` of two
+/// million 7-digit UIDs). A line is text a server has no reason to make long; the literal cap is for mail.
+pub const DEFAULT_MAX_LINE: usize = 16 << 20;
+
 /// The longest digit run accepted in a literal header (19 digits always fit in a `u64`).
 const MAX_LITERAL_DIGITS: usize = 19;
 
@@ -30,6 +34,8 @@ const MAX_LITERAL_DIGITS: usize = 19;
 pub struct Framer {
     /// The cap on one response.
     max_size: usize,
+    /// The cap on one line of a response, literals not counted.
+    max_line: usize,
     /// Bytes of the current response already examined (the next search starts here).
     scanned: usize,
     /// Where the current line segment began: the response start or the end of the last literal.
@@ -47,9 +53,17 @@ impl Default for Framer {
 }
 
 impl Framer {
-    /// A framer that refuses responses longer than `max_size` bytes.
+    /// A framer that refuses responses longer than `max_size` bytes, and lines (outside literals) longer than
+    /// [`DEFAULT_MAX_LINE`] or `max_size`, whichever is smaller.
     pub fn new(max_size: usize) -> Self {
-        Framer { max_size, scanned: 0, segment_start: 0, literal_end: None, failed: false }
+        let max_line = max_size.min(DEFAULT_MAX_LINE);
+        Framer { max_size, max_line, scanned: 0, segment_start: 0, literal_end: None, failed: false }
+    }
+
+    /// The same framer with another cap on one line outside literals.
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line.min(self.max_size);
+        self
     }
 
     /// The cap on one response.
@@ -90,11 +104,17 @@ impl Framer {
                 if buf.len() > self.max_size {
                     return Err(self.fail_too_large(buf.len()));
                 }
+                if buf.len() - self.segment_start > self.max_line {
+                    return Err(self.fail_line(buf.len() - self.segment_start));
+                }
                 return Ok(None);
             };
             let line_end = self.scanned + newline + 1;
             if line_end > self.max_size {
                 return Err(self.fail_too_large(line_end));
+            }
+            if line_end - self.segment_start > self.max_line {
+                return Err(self.fail_line(line_end - self.segment_start));
             }
             let segment = buf.get(self.segment_start..line_end).unwrap_or_default();
             match literal_header(segment) {
@@ -127,6 +147,11 @@ impl Framer {
     fn fail_too_large(&mut self, size: usize) -> ImapError {
         self.failed = true;
         ImapError::ResponseTooLarge { limit: self.max_size, size }
+    }
+
+    fn fail_line(&mut self, size: usize) -> ImapError {
+        self.failed = true;
+        ImapError::LineTooLong { limit: self.max_line, size }
     }
 }
 
@@ -181,6 +206,24 @@ mod tests {
             out.push(f);
         }
         out
+    }
+
+    #[test]
+    fn a_line_over_its_cap_fails_before_it_ends_and_literals_do_not_count() {
+        let mut f = Framer::new(1 << 20).with_max_line(16);
+        let mut buf = BytesMut::from(&b"* OK this line never ends and"[..]);
+        assert!(matches!(f.decode(&mut buf), Err(ImapError::LineTooLong { limit: 16, .. })));
+        let mut f = Framer::new(1 << 20).with_max_line(16);
+        let mut buf =
+            BytesMut::from(&b"* 1 FETCH (BODY[] {40}\r\n0123456789012345678901234567890123456789)\r\n"[..]);
+        assert_eq!(
+            f.decode(&mut buf).map(|x| x.map(|b| b.len())),
+            Err(ImapError::LineTooLong { limit: 16, size: 24 })
+        );
+        let mut f = Framer::new(1 << 20).with_max_line(24);
+        let mut buf =
+            BytesMut::from(&b"* 1 FETCH (BODY[] {40}\r\n0123456789012345678901234567890123456789)\r\n"[..]);
+        assert_eq!(f.decode(&mut buf).map(|x| x.map(|b| b.len())), Ok(Some(67)));
     }
 
     #[test]

@@ -36,13 +36,27 @@ pub struct Pop3Config {
     /// The longest status, greeting or continuation line accepted, line end included. RFC 2449
     /// allows 512 octets; the default is generous.
     pub max_line: usize,
-    /// The largest multi-line body (RETR, TOP, LIST, UIDL, CAPA) accepted, after unstuffing.
+    /// The largest message (RETR body) accepted, after unstuffing.
     pub max_body: usize,
+    /// The largest other multi-line body (LIST, UIDL, TOP, CAPA) accepted: listings a server has no reason
+    /// to make huge (a million UIDL lines fit in 32 MiB).
+    pub max_listing: usize,
+}
+
+impl Pop3Config {
+    /// The cap on the multi-line body of `command`: a message for RETR, a listing for the others.
+    fn body_cap(&self, command: &str) -> usize {
+        if command == "RETR" {
+            self.max_body
+        } else {
+            self.max_listing
+        }
+    }
 }
 
 impl Default for Pop3Config {
     fn default() -> Self {
-        Pop3Config { max_line: 8 * 1024, max_body: 64 * 1024 * 1024 }
+        Pop3Config { max_line: 8 * 1024, max_body: 64 * 1024 * 1024, max_listing: 32 * 1024 * 1024 }
     }
 }
 
@@ -383,7 +397,7 @@ impl Pop3Session {
                     Err(_) => {
                         return Err(Pop3Error::ResponseTooLarge {
                             command: body.command.name,
-                            limit: self.config.max_body,
+                            limit: self.config.body_cap(body.command.name),
                         })
                     }
                 }
@@ -450,7 +464,8 @@ impl Pop3Session {
             return Err(Pop3Error::UnexpectedResponse { line: lossy(line) });
         };
         if status.ok && command.multiline {
-            self.body = Some(Body { decoder: DotDecoder::new(self.config.max_body), command, status });
+            let cap = self.config.body_cap(command.name);
+            self.body = Some(Body { decoder: DotDecoder::new(cap), command, status });
             return Ok(());
         }
         if status.ok && command.kind == Kind::Stls && behind > 0 {
