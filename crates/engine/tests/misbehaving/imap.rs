@@ -155,7 +155,7 @@ fn wrong_answers_are_gaps_and_the_right_answer_later_is_stored() {
             Some(3) => replace_body(&resp, b"BODY[] NIL"),
             Some(4) => String::from_utf8_lossy(&resp).replacen("UID 4 ", "", 1).into_bytes(),
             Some(5) => {
-                let fake = format!("* 5 FETCH (UID 5 BODY[] {{4}}\r\nfake)\r\n").into_bytes();
+                let fake = b"* 5 FETCH (UID 5 BODY[] {4}\r\nfake)\r\n".to_vec();
                 [fake, resp].concat()
             }
             _ => resp,
