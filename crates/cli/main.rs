@@ -14,6 +14,7 @@ mod oauth;
 mod output;
 mod presets;
 mod secrets;
+mod signals;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -114,6 +115,7 @@ impl Ctx {
 }
 
 fn main() -> ExitCode {
+    signals::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),

@@ -7,11 +7,11 @@
 //! `Debug` and `Display` are redacted), or put a command's stdout into an error message (stdout is the
 //! secret; only its stderr is shown). No RFC: the shapes follow common mail clients (`passwordeval`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mailsync_proto::Secret;
 
@@ -54,6 +54,15 @@ pub enum SecretError {
     /// The command succeeded but its first line is empty.
     #[error("{key} of account {account} (`{command}`) printed nothing on its first line")]
     Empty { key: &'static str, account: String, command: String },
+    /// The command ran longer than `command_timeout` allows; it was stopped.
+    #[error(
+        "{key} of account {account} (`{command}`) did not finish within {secs} s and was stopped; \
+         raise command_timeout in [accounts.{account}] if it needs longer"
+    )]
+    TimedOut { key: &'static str, account: String, command: String, secs: u64 },
+    /// Ctrl-C (or SIGTERM) while the command ran; it was stopped.
+    #[error("interrupted while {key} of account {account} ran; it was stopped")]
+    Interrupted { key: &'static str, account: String },
     /// The command printed something that is not UTF-8.
     #[error("{key} of account {account} (`{command}`) printed something that is not UTF-8")]
     NotUtf8 { key: &'static str, account: String, command: String },
@@ -85,6 +94,7 @@ impl SecretError {
     pub fn exit_code(&self) -> u8 {
         match self {
             SecretError::OAuth(e) => e.exit_code(),
+            SecretError::Interrupted { .. } => crate::exit::INTERRUPTED,
             _ => crate::exit::USAGE,
         }
     }
@@ -95,7 +105,7 @@ pub fn password(account: &EffectiveAccount) -> Result<Secret<String>, SecretErro
     match &account.password {
         PasswordSource::Command(command) => {
             tracing::debug!(account = %account.name, "reading the password from password_command");
-            run_secret_command("password_command", &account.name, command)
+            run_secret_command("password_command", &account.name, command, account.command_timeout)
         }
         PasswordSource::Env(var) => {
             tracing::debug!(account = %account.name, %var, "reading the password from the environment");
@@ -126,7 +136,7 @@ pub fn access_token_in(
 ) -> Result<Secret<String>, SecretError> {
     if let Some(command) = &account.token_command {
         tracing::debug!(account = %account.name, "reading an access token from token_command");
-        return run_secret_command("token_command", &account.name, command);
+        return run_secret_command("token_command", &account.name, command, account.command_timeout);
     }
     if account.client_id.is_none() {
         return Err(SecretError::NoTokenCommand { account: account.name.clone() });
@@ -146,30 +156,68 @@ fn from_env(account: &str, var: &str) -> Result<Secret<String>, SecretError> {
     Err(SecretError::Env { var: var.to_owned(), account: account.to_owned(), problem })
 }
 
-/// Runs `sh -c command` and returns the first line of its stdout. The terminal stays its stdin so a
-/// pinentry or a prompt of its own can work.
+/// Runs `sh -c command` and returns the first line of its stdout. The terminal stays its stdin (and the
+/// command stays in mailsync's process group) so a pinentry or a prompt of its own can work. It may run for
+/// `limit`; past that, or on Ctrl-C (SIGINT, which a terminal sends to the whole foreground group, the command
+/// included) or SIGTERM, it is killed and mailsync stops at once.
 fn run_secret_command(
     key: &'static str,
     account: &str,
     command: &str,
+    limit: Duration,
 ) -> Result<Secret<String>, SecretError> {
-    let output = Command::new("sh")
+    let _watch = crate::signals::Watch::new();
+    let spawn_err =
+        |source| SecretError::Spawn { key, account: account.to_owned(), command: command.to_owned(), source };
+    let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
-        .map_err(|source| SecretError::Spawn {
-            key,
-            account: account.to_owned(),
-            command: command.to_owned(),
-            source,
-        })?;
-    if !output.status.success() {
-        let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
+        .spawn()
+        .map_err(spawn_err)?;
+    // Read both pipes while waiting: a command that writes much cannot block on a full pipe.
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        let exited = child.try_wait().map_err(spawn_err)?;
+        if crate::signals::interrupted() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SecretError::Interrupted { key, account: account.to_owned() });
+        }
+        if let Some(status) = exited {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SecretError::TimedOut {
+                key,
+                account: account.to_owned(),
+                command: command.to_owned(),
+                secs: limit.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        let stderr = one_line(&String::from_utf8_lossy(&stderr));
         let stderr = if stderr.is_empty() { String::new() } else { format!(": {stderr}") };
-        let status = match output.status.code() {
+        let status = match status.code() {
             Some(code) => format!("exit code {code}"),
             None => "a signal".to_owned(),
         };
@@ -181,7 +229,7 @@ fn run_secret_command(
             stderr,
         });
     }
-    let stdout = String::from_utf8(output.stdout).map_err(|_| SecretError::NotUtf8 {
+    let stdout = String::from_utf8(stdout).map_err(|_| SecretError::NotUtf8 {
         key,
         account: account.to_owned(),
         command: command.to_owned(),
@@ -218,6 +266,7 @@ mod tests {
             auth: AuthMethod::Password,
             password,
             token_command: token_command.map(str::to_owned),
+            command_timeout: crate::config::effective::DEFAULT_COMMAND_TIMEOUT,
             client_id: None,
             tenant: "common".into(),
             scopes: oauth::scopes(None).unwrap_or_default(),

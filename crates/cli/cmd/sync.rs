@@ -167,10 +167,16 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     let out = ctx.output();
     let progress = !ctx.json && ctx.verbosity >= 0 && std::io::stderr().is_terminal();
+    // Ctrl-C ends the run through the runtime (what was fetched is committed first), not at once.
+    let _watch = crate::signals::Watch::new();
     runtime.block_on(async move {
         let mut handle = StoreHandle::spawn(store);
         let mut first_error: Option<anyhow::Error> = None;
         for account in &accounts {
+            if crate::signals::interrupted() {
+                first_error.get_or_insert(EngineError::Interrupted.into());
+                break;
+            }
             let outcome = tokio::select! {
                 r = sync_one(&mut handle, account, &args, out, progress) => r,
                 _ = tokio::signal::ctrl_c() => Err(EngineError::Interrupted.into()),

@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use mailsync_engine::{Endpoint, Security, Timeouts};
 use serde::{Deserialize, Serialize};
 
+/// How long a password or token command may take by default: long enough to answer a pinentry prompt.
+pub const DEFAULT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// How the account logs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -142,6 +145,8 @@ pub struct EffectiveAccount {
     pub password: PasswordSource,
     /// An external access-token command (used when `auth` is `XOAuth2`).
     pub token_command: Option<String>,
+    /// How long `password_command` or `token_command` may take.
+    pub command_timeout: std::time::Duration,
     /// The user's OAuth2 application (client) ID.
     pub client_id: Option<String>,
     /// The identity tenant for OAuth2 (default `common`).

@@ -128,6 +128,17 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
     let password_command = non_blank(&cfg.password_command, &key("password_command"), "a command")?;
     let password_env = non_blank(&cfg.password_env, &key("password_env"), "a variable name")?;
     let token_command = non_blank(&cfg.token_command, &key("token_command"), "a command")?;
+    let command_timeout = match cfg.command_timeout {
+        None => super::effective::DEFAULT_COMMAND_TIMEOUT,
+        Some(t) if (1..=3600).contains(&t) => std::time::Duration::from_secs(u64::try_from(t).unwrap_or(120)),
+        Some(t) => {
+            return Err(Problem::new(
+                &key("command_timeout"),
+                format!("invalid command_timeout {t}"),
+                "expected 1 to 3600 seconds",
+            ))
+        }
+    };
     let client_id = non_blank(&cfg.client_id, &key("client_id"), "your application (client) ID")?;
     let tenant = non_blank(&cfg.tenant, &key("tenant"), "common, consumers, organizations or a tenant ID")?;
     if let Some(t) = &tenant {
@@ -221,6 +232,7 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
         auth,
         password,
         token_command,
+        command_timeout,
         client_id,
         tenant: tenant.unwrap_or_else(|| "common".to_owned()),
         scopes,

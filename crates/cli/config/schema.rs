@@ -37,6 +37,9 @@ pub struct AccountConfig {
     pub password_env: Option<String>,
     /// A shell command whose first line of output is an OAuth2 access token.
     pub token_command: Option<String>,
+    /// Seconds `password_command` or `token_command` may take before it is stopped (default 120: time to
+    /// answer a pinentry prompt).
+    pub command_timeout: Option<i64>,
     /// An extra trusted CA (PEM) for every endpoint of the account.
     pub ca_file: Option<PathBuf>,
     /// The OAuth2 application (client) ID the user registered, for `mailsync auth login`.
