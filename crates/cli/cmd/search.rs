@@ -6,15 +6,15 @@
 //! bad token. Also the helpers the other query commands share: opening an existing store
 //! ([`open_store`]), parsing a query or reporting it ([`parse_query`]), dates for people and scripts.
 //!
-//! Must never: collect the result before printing (100,000 rows stream), create a store that does not
-//! exist (a search of nothing is an error that says to sync first), or print anything but results on
-//! stdout. Dates are UTC. RFCs: 3339 (JSON dates); the query language is the store's.
+//! Must never: collect the result before printing (100,000 rows stream), create, migrate or chmod a store
+//! (a search of nothing is an error that says to sync first; the store is opened read-only), or print
+//! anything but results on stdout. Dates are UTC. RFCs: 3339 (JSON dates); the query language is the store's.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use anyhow::Context as _;
 use mailsync_store::query::Query;
-use mailsync_store::{Location, SearchHit, SearchOptions, Sort, Store};
+use mailsync_store::{Location, SearchHit, SearchOptions, Sort, Store, StoreError};
 use serde::Serialize;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -99,12 +99,15 @@ pub fn run(args: SearchArgs, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the store at `--db`, which must exist (query commands never create one).
+/// Opens the store at `--db` read-only: it must exist (query commands never create, migrate or chmod one,
+/// and work where they cannot write).
 pub fn open_store(ctx: &Ctx) -> anyhow::Result<Store> {
-    if !ctx.db_path.exists() {
-        anyhow::bail!("no store at {}; run `mailsync sync` first", ctx.db_path.display());
+    match Store::open_read_only(&ctx.db_path) {
+        Err(StoreError::Missing { .. }) => {
+            anyhow::bail!("no store at {}; run `mailsync sync` first", ctx.db_path.display())
+        }
+        r => r.with_context(|| format!("opening the store {}", ctx.db_path.display())),
     }
-    Store::open(&ctx.db_path).with_context(|| format!("opening the store {}", ctx.db_path.display()))
 }
 
 /// Parses `text`, or reports the error (one line, then the query with a caret under the bad token)

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use mailsync_store::export::{create_dir, safe_file_name, write_unique};
 use mailsync_store::index::{attachment_content, header_block, readable};
-use mailsync_store::{MessageId, Store};
+use mailsync_store::{MessageId, Store, StoreError};
 use serde::Serialize;
 
 use super::search::{open_store, rfc3339, JsonLocation};
@@ -28,6 +28,7 @@ use crate::Ctx;
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The message: the id `search` prints, or a Message-ID
+    #[arg(allow_negative_numbers = true)]
     id: String,
     /// Print the exact stored bytes
     #[arg(long, conflicts_with_all = ["headers", "attachments"])]
@@ -131,10 +132,19 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(out.flush().map_err(StdoutError::from)?)
 }
 
-/// The message for `id`: a number as printed by `search`, else a Message-ID (with or without `<>`).
+/// The message for `id`: a number as printed by `search`, else a Message-ID (with or without `<>`). An id
+/// that names no stored message is the user's error (exit 1), whatever its form: `0`, `-1`, `99999999999`
+/// and an unknown Message-ID alike.
 fn resolve(store: &Store, id: &str) -> anyhow::Result<MessageId> {
     if let Ok(n) = id.trim().parse::<i64>() {
-        return Ok(MessageId::new(n));
+        let id = MessageId::new(n);
+        return match store.message(id) {
+            Ok(_) => Ok(id),
+            Err(StoreError::UnknownMessage(_)) => {
+                anyhow::bail!("no stored message has id {n} (ids are the numbers `mailsync search` prints)")
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading message {n}"))),
+        };
     }
     store
         .find_by_message_id_and_hash(id, None)?
