@@ -83,8 +83,16 @@ pub fn create_dir(dir: &Path) -> Result<(), ExportError> {
         .map_err(|source| ExportError::CreateDir { path: dir.to_path_buf(), source })
 }
 
-/// Creates a new file in `dir` named `name`, or `stem-1.ext`, `stem-2.ext`... if that exists.
+/// Creates a new file in `dir` named `name`, or `stem-1.ext`, `stem-2.ext`... if that exists. `name` must be
+/// one plain file name (no `/`, not `.` or `..`): the file is always directly inside `dir`.
 pub fn create_unique(dir: &Path, name: &str) -> Result<(File, PathBuf), ExportError> {
+    let mut parts = Path::new(name).components();
+    if !matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None)) {
+        return Err(ExportError::Write {
+            path: dir.join(name),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a plain file name"),
+        });
+    }
     let (stem, ext) = match name.rfind('.') {
         Some(dot) if dot > 0 => name.split_at(dot),
         _ => (name, ""),
@@ -268,5 +276,8 @@ mod tests {
         assert_eq!(d.file_name().unwrap(), "README-1");
         assert_eq!(std::fs::read(&a).unwrap(), b"1");
         assert_eq!(std::fs::read(&c).unwrap(), b"3");
+        for bad in ["../x", "a/b", "/etc/x", "..", ""] {
+            assert!(write_unique(dir.path(), bad, b"5").is_err(), "{bad:?}");
+        }
     }
 }
