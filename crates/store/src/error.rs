@@ -65,6 +65,18 @@ pub enum StoreError {
         /// The path.
         path: PathBuf,
     },
+    /// The database path is an empty file that mailsync would not have created (another owner, or readable
+    /// by others): it is somebody else's, and nothing is done to it.
+    #[error(
+        "{path} is an empty file that mailsync did not create (mode {mode:o}); refusing to use it: remove it \
+         or choose another --db"
+    )]
+    ForeignEmptyFile {
+        /// The path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// A read-only open found no database file.
     #[error("no store at {path}")]
     Missing {

@@ -4,8 +4,9 @@
 //! Owns: the rule for what may be opened as the store: a regular file (a symlink is followed to one) that is
 //! empty or starts with the SQLite header `SQLite format 3\0`, or nothing at all when the caller may create
 //! one. An empty file is what a first run leaves when it dies between creating the file and the first commit
-//! (the file is created before SQLite writes to it): a writer takes it over as a new database, a reader sees
-//! a store with no mail yet. Creating the parent directory (0700) and the file (0600, `O_EXCL`) and
+//! (the file is created 0600 before SQLite writes to it): a writer takes it over as a new database only when
+//! it looks like one mailsync created (owned by this user, no group or other permission bits; any other
+//! empty file is somebody else's and is refused untouched), and a reader sees a store with no mail yet. Creating the parent directory (0700) and the file (0600, `O_EXCL`) and
 //! tightening an existing file through the descriptor that was checked.
 //!
 //! Must never: change, chmod or create anything before the path passed the check (so `--db /dev/null`,
@@ -111,9 +112,22 @@ pub(crate) fn prepare_for_writing(path: &Path) -> Result<()> {
     let (found, file) = inspect(path)?;
     match (found, file) {
         (Found::Nothing, _) => create(path),
+        (Found::Empty, Some(file)) => take_over_empty(path, &file),
         (_, Some(file)) => tighten_file(path, &file),
         (_, None) => Ok(()),
     }
+}
+
+/// Accepts an empty file as a new database only if it is what [`create`] makes: owned by this user, mode
+/// 0600 or tighter. Nothing is changed either way.
+fn take_over_empty(path: &Path, file: &File) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().map_err(|source| StoreError::ReadFile { path: path.to_path_buf(), source })?;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 || meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(StoreError::ForeignEmptyFile { path: path.to_path_buf(), mode });
+    }
+    Ok(())
 }
 
 /// Creates the parent directory (0700) if missing, then the file with `O_CREAT | O_EXCL`, mode 0600: the
@@ -136,6 +150,7 @@ fn create(path: &Path) -> Result<()> {
                 // A dangling symlink: O_EXCL does not create through it, and neither do we.
                 Err(StoreError::CreateFile { path: path.to_path_buf(), source: e })
             }
+            (Found::Empty, Some(file)) => take_over_empty(path, &file),
             (_, Some(file)) => tighten_file(path, &file),
             (_, None) => Ok(()),
         },
@@ -242,15 +257,18 @@ mod tests {
     }
 
     #[test]
-    fn creates_0600_and_tightens_through_the_checked_file() {
+    fn creates_0600_and_takes_over_only_an_empty_file_it_could_have_made() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a/b/mail.db");
         prepare_for_writing(&p).unwrap();
         assert_eq!(mode(&p), 0o600);
         assert_eq!(mode(&dir.path().join("a")), 0o700);
-        std::fs::set_permissions(&p, Permissions::from_mode(0o644)).unwrap();
         prepare_for_writing(&p).unwrap();
-        assert_eq!(mode(&p), 0o600, "an empty file is a store a first run left");
+        assert_eq!(std::fs::read(&p).unwrap(), b"", "an empty 0600 file is a store a first run left");
+        std::fs::set_permissions(&p, Permissions::from_mode(0o644)).unwrap();
+        let e = prepare_for_writing(&p).unwrap_err();
+        assert!(matches!(e, StoreError::ForeignEmptyFile { mode: 0o644, .. }), "{e}");
+        assert_eq!(mode(&p), 0o644, "somebody else's empty file is not chmod-ed");
     }
 
     #[test]

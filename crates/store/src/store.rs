@@ -45,8 +45,9 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, then applies pending migrations.
     ///
     /// `path` must be nothing (then the parent directory is created with mode 0700 if missing and the file
-    /// with mode 0600), an empty file, or a SQLite file; anything else is refused before anything is changed.
-    /// An existing file (and its `-wal`/`-shm` files) readable by others is tightened to 0600.
+    /// with mode 0600), an empty file as this creates it (this user's, 0600: a first run that died), or a
+    /// SQLite file; anything else is refused before anything is changed. An existing SQLite file (and its
+    /// `-wal`/`-shm` files) readable by others is tightened to 0600.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         file::prepare_for_writing(&path)?;
