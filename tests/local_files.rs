@@ -127,12 +127,24 @@ fn db_that_is_a_text_file_or_a_symlink_to_one_is_left_untouched() {
     }
     assert_eq!(std::fs::read(&text).unwrap(), b"my notes, not mail\n");
     assert_eq!(mode(&text), 0o644);
+    // An empty file that mailsync did not create (readable by others) is somebody else's: sync refuses it.
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = mailsync(&cfg, &empty, &["sync", "t"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is an empty file that mailsync did not create (mode 644)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!((std::fs::read(&empty).unwrap(), mode(&empty)), (Vec::new(), 0o644));
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["config.toml", "link.db", "notes.txt"]);
+    assert_eq!(names, ["config.toml", "empty", "link.db", "notes.txt"]);
 }
 
 /// The read commands never create a store, a directory, or an export target when the store is missing, and
