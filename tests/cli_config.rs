@@ -480,3 +480,77 @@ fn a_password_env_value_is_never_printed() {
     let o = s.run_with(&["-vv", "account", "list"], &[("MAILSYNC_TEST_PW", SECRET)]);
     assert!(stderr(&o).contains("config loaded"), "{}", stderr(&o));
 }
+
+/// Every file under the scratch directory, relative, sorted.
+fn tree(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_default());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A hand-written `[accounts."../escaped"]` is refused at load like `account add` refuses the name (file,
+/// line and key in the error), by every command, so no token file can be built from it: nothing is read or
+/// written outside `tokens/`, here nothing at all.
+#[test]
+fn account_names_that_leave_the_token_directory_are_refused_at_load() {
+    let s = Scratch::new();
+    s.write(
+        "# mine\n[accounts.\"../escaped\"]\npreset = \"outlook\"\nuser = \"u@example.com\"\nclient_id = \"app\"\n",
+    );
+    let db = s.dir.path().join("data/mail.db");
+    let before = tree(s.dir.path());
+    let db_arg = db.to_str().unwrap_or_default();
+    for args in [
+        &["account", "list"][..],
+        &["account", "show", "../escaped"],
+        &["auth", "login", "../escaped"],
+        &["sync", "../escaped"],
+        &["check", "../escaped"],
+    ] {
+        let mut full = vec!["--db", db_arg];
+        full.extend_from_slice(args);
+        let line = config_failure(&s.run(&full));
+        assert_eq!(
+            line,
+            format!(
+                "mailsync: {}:2:1: invalid account name \"../escaped\" in accounts.../escaped (use letters, \
+                 digits, `-` and `_`)",
+                s.config().display()
+            ),
+            "{args:?}"
+        );
+    }
+    assert_eq!(tree(s.dir.path()), before, "nothing created: no token file, no tokens/, no database");
+}
+
+/// A login address with a newline is refused by `account add` (the file is not touched) and by a
+/// hand-written file, so `account list` never prints one raw.
+#[test]
+fn a_user_with_a_newline_is_refused() {
+    let s = Scratch::new();
+    s.write("[accounts.a]\npreset = \"gmail\"\nuser = \"a@example.com\"\n");
+    let o =
+        s.run(&["account", "add", "b", "--preset", "gmail", "--user", "b@example.com\nmailsync: fake line"]);
+    let line = config_failure(&o);
+    assert!(line.contains("control character in") && line.contains("accounts.b.user"), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(s.config()).unwrap_or_default(),
+        "[accounts.a]\npreset = \"gmail\"\nuser = \"a@example.com\"\n"
+    );
+    s.write("[accounts.a]\npreset = \"gmail\"\nuser = \"a@example.com\\n\\u001b[2J\"\n");
+    let line = config_failure(&s.run(&["account", "list"]));
+    assert!(
+        line.contains(":3:1: control character in \"a@example.com\\n\\u{1b}[2J\" in accounts.a.user"),
+        "{line}"
+    );
+}

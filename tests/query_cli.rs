@@ -281,9 +281,10 @@ fn show_text_raw_headers_and_json() {
         pdf[0]["attachments"],
         serde_json::json!([{"part": 2, "name": "invoice-2024-0317.pdf", "mime_type": "application/pdf", "size": 2064}])
     );
+    // An id that names no message is the user's error, like an unknown Message-ID (local_files.rs).
     let missing = mailsync(&db, &["show", "999999"]);
-    assert_eq!(missing.status.code(), Some(5));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("unknown message 999999"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no stored message has id 999999"));
 }
 
 #[test]

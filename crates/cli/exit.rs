@@ -4,16 +4,17 @@
 //!
 //! Owns the mapping from an error to its code (by the first error in the anyhow chain whose type is known:
 //! `EngineError` by its `kind()`, `StoreError`, the CLI's config, secret and OAuth2 errors) and the text printed
-//! on stderr: `mailsync: <message>: <cause>...` on ONE line. Must never: print anything on stdout, or
-//! print an error across several lines (scripts read the first line of stderr). RFCs: none; 130 is the
-//! shell convention 128 + SIGINT.
+//! on stderr: `mailsync: <message>: <cause>...` on ONE line, control characters shown escaped (an error
+//! may quote a server, a folder name or a file). Must never: print anything on stdout, print an error
+//! across several lines (scripts read the first line of stderr), or let a raw control character through.
+//! RFCs: none; 130 is the shell convention 128 + SIGINT.
 
 use mailsync_engine::{EngineError, ErrorKind};
 use mailsync_store::StoreError;
 
 use crate::config::ConfigError;
 use crate::oauth::OAuthError;
-use crate::output::StdoutError;
+use crate::output::{safe, StdoutError};
 use crate::secrets::SecretError;
 
 /// Usage or config error.
@@ -47,7 +48,7 @@ pub fn outcome(err: &anyhow::Error) -> Outcome {
             }
         }
     }
-    Outcome::Fail(code(err), format!("mailsync: {}", message(err)))
+    Outcome::Fail(code(err), format!("mailsync: {}", safe(&message(err))))
 }
 
 /// The exit code of `err`: that of the outermost error in its chain whose type is known, else 1.
@@ -204,6 +205,11 @@ mod tests {
         let multi = anyhow::anyhow!("line one\nline two");
         assert_eq!(message(&multi), "line one line two");
         assert_eq!(outcome(&multi), Outcome::Fail(1, "mailsync: line one line two".into()));
+        let hostile = anyhow::anyhow!("folder \u{1b}]0;pwned\u{7} failed\r\nNO \u{9b}2J");
+        assert_eq!(
+            outcome(&hostile),
+            Outcome::Fail(1, "mailsync: folder \\x1b]0;pwned\\x07 failed NO \\u{9b}2J".into())
+        );
     }
 
     #[test]

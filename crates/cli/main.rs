@@ -2,9 +2,10 @@
 //!
 //! Owns the command line (CLI.md): the global options `--config`, `--db`, `-v`/`-q` and `--json`, the
 //! routing of subcommands, logging to stderr, and turning every failure into one line on stderr and the
-//! documented exit code. Must never: take a secret from argv, log one (credentials are `Secret`s), or
-//! print logs on stdout (stdout is for results, which scripts parse). RFCs: none here; each layer names
-//! its own.
+//! documented exit code. Must never: take a secret from argv, log one (credentials are `Secret`s), print
+//! logs on stdout (stdout is for results, which scripts parse), or panic on a closed or full stderr
+//! (everything on stderr goes through `stderr`, which drops write errors). RFCs: none here; each layer
+//! names its own.
 
 mod check;
 mod cmd;
@@ -15,8 +16,8 @@ mod output;
 mod presets;
 mod secrets;
 mod signals;
+mod stderr;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -127,7 +128,7 @@ fn main() -> ExitCode {
         Err(err) => match exit::outcome(&err) {
             exit::Outcome::Quiet => ExitCode::SUCCESS,
             exit::Outcome::Fail(code, line) => {
-                eprintln!("{line}");
+                stderr::line(&line);
                 ExitCode::from(code)
             }
         },
@@ -170,7 +171,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("mailsync: {}", exit::usage_message(e));
+            stderr::line(&format!("mailsync: {}", exit::usage_message(e)));
             ExitCode::from(exit::USAGE)
         }
     }
@@ -183,6 +184,8 @@ fn verbosity(verbose: u8, quiet: u8) -> i8 {
 }
 
 /// Logs go to stderr. RUST_LOG, when set, decides; otherwise `-v`/`-q` around a default of warnings.
+/// Without colours: the log writer escapes every control character of a record (a server string in a
+/// field must not reach the terminal raw), which would show ANSI colour codes as text.
 fn init_logging(verbosity: i8) {
     let level = match verbosity {
         i8::MIN..=-2 => LevelFilter::OFF,
@@ -195,8 +198,9 @@ fn init_logging(verbosity: i8) {
     let filter = EnvFilter::builder().with_default_directive(level.into()).from_env_lossy();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(stderr::LogWriter)
+        .with_ansi(false)
+        .log_internal_errors(false)
         .with_target(false)
         .init();
 }

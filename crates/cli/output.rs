@@ -1,10 +1,16 @@
 //! What commands print on stdout: plain lines for people, or with `--json` one JSON object per line
-//! (CLI.md "JSON output") for scripts.
+//! (CLI.md "JSON output") for scripts; and the one rule for text from outside on a terminal.
 //!
-//! Owns stdout formatting: JSON encoding (serde_json, compact, one object per line) and column
-//! alignment of plain tables. Must never: print logs or errors (those go to stderr through `tracing` and
-//! `main`), or print a secret (nothing that reaches here holds one). JSON is RFC 8259, via serde_json.
+//! Owns stdout formatting: JSON encoding (serde_json, compact, one object per line: exact values, control
+//! characters escaped by JSON itself) and column alignment of plain tables; and [`safe`] / [`safe_text`],
+//! which show control characters (C0, DEL, C1) escaped, as `\x1b` or `\u{9b}`, so that a folder name, a
+//! header or a server's message cannot move the cursor, retitle the window or rewrite what is on screen.
+//! Every plain line printed through [`Output`] passes through [`safe`]; tables escape each cell first, so
+//! that widths are those of what is shown. Must never: print logs or errors (those go to stderr through
+//! `tracing` and `stderr`), or print a secret (nothing that reaches here holds one). JSON is RFC 8259, via
+//! serde_json; the control characters are Unicode's general category Cc (ECMA-48 C0 and C1 sets, and DEL).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -38,18 +44,18 @@ impl Output {
         self.json
     }
 
-    /// One line of text.
+    /// One line of text, control characters escaped ([`safe`]).
     pub fn line(&self, text: &str) -> Result<(), StdoutError> {
         let mut out = io::stdout().lock();
-        write_line(&mut out, text)?;
+        write_line(&mut out, &safe(text))?;
         Ok(out.flush()?)
     }
 
-    /// Lines of text.
+    /// Lines of text, control characters escaped ([`safe`]).
     pub fn lines(&self, lines: &[String]) -> Result<(), StdoutError> {
         let mut out = io::stdout().lock();
         for l in lines {
-            write_line(&mut out, l)?;
+            write_line(&mut out, &safe(l))?;
         }
         Ok(out.flush()?)
     }
@@ -74,10 +80,43 @@ pub fn write_json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<(
     out.write_all(b"\n")
 }
 
-/// Rows with their columns padded to a common width (two spaces between columns, none after the last).
+/// `text` for one line on a terminal: every control character (C0 including tab and newline, DEL, C1)
+/// shown escaped, `\x1b` for C0 and DEL, `\u{9b}` for C1. Everything else, backslashes included, is kept.
+pub fn safe(text: &str) -> Cow<'_, str> {
+    escape(text, |_| true)
+}
+
+/// Like [`safe`] for multi-line text (a message body): newline and tab are kept, other control characters
+/// escaped.
+pub fn safe_text(text: &str) -> Cow<'_, str> {
+    escape(text, |c| c != '\n' && c != '\t')
+}
+
+/// `text` with the control characters for which `escaped` holds written as escapes.
+fn escape(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && escaped(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !(c.is_control() && escaped(c)) {
+            out.push(c);
+        } else if u32::from(c) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Rows with their columns padded to a common width (two spaces between columns, none after the last),
+/// each cell escaped first ([`safe`]) so that the widths are those of what is shown.
 pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| safe(cell).into_owned()).collect()).collect();
     let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             let w = cell.chars().count();
             match widths.get_mut(i) {
@@ -120,12 +159,29 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(safe("INBOX"), "INBOX");
+        assert!(matches!(safe("Müller/会議"), Cow::Borrowed(_)));
+        assert_eq!(safe("a\u{1b}]0;pwned\u{7}b"), "a\\x1b]0;pwned\\x07b");
+        assert_eq!(
+            safe("nul\0 del\u{7f} csi\u{9b}2J nel\u{85}"),
+            "nul\\x00 del\\x7f csi\\u{9b}2J nel\\u{85}"
+        );
+        assert_eq!(safe("two\nlines\ttab\r"), "two\\x0alines\\x09tab\\x0d");
+        assert_eq!(safe_text("para\n\tindented\u{1b}[2J\r\n"), "para\n\tindented\\x1b[2J\\x0d\n");
+        assert_eq!(safe("C:\\path \\Seen"), "C:\\path \\Seen", "backslashes are kept as they are");
+    }
+
+    #[test]
     fn columns_line_up() {
         let rows = vec![
             vec!["work".to_owned(), "me@outlook.com".to_owned(), "outlook".to_owned()],
             vec!["h".to_owned(), "u@gmail.com".to_owned(), "gmail".to_owned()],
         ];
         assert_eq!(columns(&rows), ["work  me@outlook.com  outlook", "h     u@gmail.com     gmail"]);
+        let hostile =
+            vec![vec!["a\u{1b}[2J".to_owned(), "x".to_owned()], vec!["bbbbbbbb".to_owned(), "y".to_owned()]];
+        assert_eq!(columns(&hostile), ["a\\x1b[2J  x", "bbbbbbbb  y"], "escaped before measuring");
         let mut buf = Vec::new();
         assert!(write_line(&mut buf, "plain").is_ok());
         assert_eq!(buf, b"plain\n");

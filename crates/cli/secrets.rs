@@ -383,7 +383,7 @@ mod tests {
             access_token: Some("cached-access".into()),
             expires_at: Some(oauth::refresh::unix_now() + 3000),
         };
-        let p = oauth::store::path(tmp.path(), "work");
+        let p = oauth::store::path(tmp.path(), "work").unwrap_or_else(|e| panic!("{e}"));
         oauth::store::save(&p, &stored).unwrap_or_else(|e| panic!("{e}"));
         let t = access_token_in(&a, tmp.path()).map(|t| t.expose().clone());
         assert_eq!(t.ok().as_deref(), Some("cached-access"));

@@ -126,7 +126,7 @@ fn login(args: &LoginArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     };
     let dir = ctx.token_dir();
-    let path = store::path(&dir, &account.name);
+    let path = store::path(&dir, &account.name)?;
     let record = refresh::record(account, client_id, &tokens, refresh_token.expose(), refresh::unix_now());
     store::save(&path, &record)?;
     tracing::info!(account = %account.name, file = %path.display(), "sign-in stored");

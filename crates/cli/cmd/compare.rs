@@ -4,7 +4,7 @@
 //! every message lives (server only, local only, both). `--json` gives the same facts as one object.
 //!
 //! Must never: change a server (no DELE, no flag change: EXAMINE, BODY.PEEK, TOP, RSET) or the store (it is
-//! only read; a missing one is not created).
+//! only read, read-only: a missing one is not created, an existing one not migrated or chmod-ed).
 
 use anyhow::Context as _;
 use mailsync_engine::compare::gather::{imap_view, pop3_view};
@@ -12,7 +12,7 @@ use mailsync_engine::compare::matching::mode_word;
 use mailsync_engine::compare::{compare, Comparison, Snapshot};
 use mailsync_engine::imap::sync::Limits;
 use mailsync_engine::imap::FolderFilter;
-use mailsync_store::Store;
+use mailsync_store::{Store, StoreError};
 use serde::Serialize;
 
 use super::sync::{credentials, human_bytes, unix_now, ModeArgs};
@@ -76,17 +76,18 @@ pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
         imap.with_context(|| format!("account {}: reading the IMAP view", account.name))?,
         pop3.with_context(|| format!("account {}: reading the POP3 view", account.name))?,
     );
-    let (local, gaps) = if ctx.db_path.exists() {
-        let store = Store::open(&ctx.db_path)?;
-        match store.find_account(&account.name)? {
+    let (local, gaps) = match Store::open_read_only(&ctx.db_path) {
+        Ok(store) => match store.find_account(&account.name)? {
             Some(a) => {
                 let status = store.account_status(a)?;
                 (store.account_locations(a)?, Gaps { imap: status.imap.gaps, pop3: status.pop3.gaps })
             }
             None => (Vec::new(), Gaps::default()),
+        },
+        Err(StoreError::Missing { .. } | StoreError::NoSchema { .. }) => (Vec::new(), Gaps::default()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("opening the store {}", ctx.db_path.display())))
         }
-    } else {
-        (Vec::new(), Gaps::default())
     };
     let (imap_folders, imap) = match imap {
         Some((f, e)) => (Some(f), e),

@@ -2,24 +2,24 @@
 //!
 //! Owns: the result table (date, from, subject, folder, via, id) fitted to the terminal width (120
 //! columns when stdout is not a terminal, or `$COLUMNS`), the `--json` lines (CLI.md "JSON output"),
-//! streaming both as the store produces rows, and reporting an invalid query with a caret under the
-//! bad token. Also the helpers the other query commands share: opening an existing store
+//! streaming both as the store produces rows (control characters in a cell shown escaped; JSON exact),
+//! and reporting an invalid query with a caret under the bad token. Also the helpers the other query commands share: opening an existing store
 //! ([`open_store`]), parsing a query or reporting it ([`parse_query`]), dates for people and scripts.
 //!
-//! Must never: collect the result before printing (100,000 rows stream), create a store that does not
-//! exist (a search of nothing is an error that says to sync first), or print anything but results on
-//! stdout. Dates are UTC. RFCs: 3339 (JSON dates); the query language is the store's.
+//! Must never: collect the result before printing (100,000 rows stream), create, migrate or chmod a store
+//! (a search of nothing is an error that says to sync first; the store is opened read-only), or print
+//! anything but results on stdout. Dates are UTC. RFCs: 3339 (JSON dates); the query language is the store's.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use anyhow::Context as _;
 use mailsync_store::query::Query;
-use mailsync_store::{Location, SearchHit, SearchOptions, Sort, Store};
+use mailsync_store::{Location, SearchHit, SearchOptions, Sort, Store, StoreError};
 use serde::Serialize;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::output::StdoutError;
-use crate::{exit, Ctx};
+use crate::output::{safe, StdoutError};
+use crate::{exit, stderr, Ctx};
 
 /// The query language, for `--help`.
 pub const SYNTAX: &str = "Query syntax:
@@ -99,12 +99,15 @@ pub fn run(args: SearchArgs, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the store at `--db`, which must exist (query commands never create one).
+/// Opens the store at `--db` read-only: it must exist (query commands never create, migrate or chmod one,
+/// and work where they cannot write).
 pub fn open_store(ctx: &Ctx) -> anyhow::Result<Store> {
-    if !ctx.db_path.exists() {
-        anyhow::bail!("no store at {}; run `mailsync sync` first", ctx.db_path.display());
+    match Store::open_read_only(&ctx.db_path) {
+        Err(StoreError::Missing { .. }) => {
+            anyhow::bail!("no store at {}; run `mailsync sync` first", ctx.db_path.display())
+        }
+        r => r.with_context(|| format!("opening the store {}", ctx.db_path.display())),
     }
-    Store::open(&ctx.db_path).with_context(|| format!("opening the store {}", ctx.db_path.display()))
 }
 
 /// Parses `text`, or reports the error (one line, then the query with a caret under the bad token)
@@ -113,8 +116,10 @@ pub fn parse_query(text: &str) -> Query {
     match Query::parse(text) {
         Ok(q) => q,
         Err(e) => {
-            eprintln!("mailsync: {e}");
-            eprintln!("{}", e.caret(text));
+            stderr::line(&format!("mailsync: {e}"));
+            for l in e.caret(text).lines() {
+                stderr::line(l);
+            }
             std::process::exit(i32::from(exit::USAGE));
         }
     }
@@ -305,9 +310,9 @@ fn sender(from: &str) -> String {
 }
 
 /// `text` cut or padded to exactly `width` terminal columns (wide CJK characters count 2; a cut
-/// ends in `…`; control characters read as spaces).
+/// ends in `…`; control characters shown escaped, as `\x1b`).
 fn fit(text: &str, width: usize) -> String {
-    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean = safe(text);
     if clean.width() <= width {
         let pad = width - clean.width();
         return format!("{clean}{}", " ".repeat(pad));
@@ -338,7 +343,8 @@ mod tests {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("会議の議事録", 7), "会議の…");
         assert_eq!(fit("会議の議事録", 8), "会議の… ");
-        assert_eq!(fit("a\tb", 3), "a b");
+        assert_eq!(fit("a\tb", 6), "a\\x09b");
+        assert_eq!(fit("\u{1b}]0;x\u{7}", 14), "\\x1b]0;x\\x07  ");
     }
 
     #[test]

@@ -7,27 +7,29 @@
 //! ID is the number `search` prints, or a Message-ID.
 //!
 //! Must never: write anything but results on stdout (with `--raw`, nothing but the message's bytes);
-//! write outside DIR or over an existing file; print control characters of a message to a terminal
-//! (except with `--raw`/`--headers`, which promise the stored bytes). RFC 5322 (header block), RFC 2183
-//! (attachment names, via the store's index).
+//! write outside DIR or over an existing file; print a control character of a message or a server raw in
+//! the text form, to a terminal or not (they are shown escaped, as `\x1b`; the body keeps its newlines and
+//! tabs; `--raw`/`--headers` promise the stored bytes and `--json` exact values). RFC 5322 (header block),
+//! RFC 2183 (attachment names, via the store's index).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use mailsync_store::export::{create_dir, safe_file_name, write_unique};
 use mailsync_store::index::{attachment_content, header_block, readable};
-use mailsync_store::{MessageId, Store};
+use mailsync_store::{MessageId, Store, StoreError};
 use serde::Serialize;
 
 use super::search::{open_store, rfc3339, JsonLocation};
-use crate::output::StdoutError;
+use crate::output::{safe, safe_text, StdoutError};
 use crate::Ctx;
 
 /// Arguments of `mailsync show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The message: the id `search` prints, or a Message-ID
+    #[arg(allow_negative_numbers = true)]
     id: String,
     /// Print the exact stored bytes
     #[arg(long, conflicts_with_all = ["headers", "attachments"])]
@@ -88,11 +90,10 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
         out.write_all(b"\n").map_err(StdoutError::from)?;
         return Ok(out.flush().map_err(StdoutError::from)?);
     }
-    let terminal = io::stdout().is_terminal();
     let mut lines = Vec::new();
     let mut field = |name: &str, value: Option<&str>| {
         if let Some(v) = value {
-            lines.push(format!("{name:<12}{}", clean(v, terminal)));
+            lines.push(format!("{name:<12}{}", safe(v)));
         }
     };
     field("Date:", row.headers.date_header.as_deref());
@@ -112,17 +113,17 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
             _ => format!("{} {}", l.account, l.protocol),
         };
         let flags = if l.flags.is_empty() { String::new() } else { format!(" [{}]", l.flags.join(" ")) };
-        lines.push(format!("{:<12}{}{flags}", "Stored:", clean(&place, terminal)));
+        lines.push(format!("{:<12}{}", "Stored:", safe(&format!("{place}{flags}"))));
     }
     lines.push(format!("{:<12}{} bytes, id {id}, sha256 {}", "Size:", row.size, row.sha256_hex()));
     lines.push(String::new());
-    lines.push(clean_text(&text.body, terminal));
+    lines.push(safe_text(&text.body).into_owned());
     if !text.attachments.is_empty() {
         lines.push(String::new());
         lines.push("Attachments:".to_owned());
         for a in &text.attachments {
-            let name = a.name.as_deref().map_or_else(|| "(no name)".to_owned(), |n| clean(n, terminal));
-            lines.push(format!("  [{}] {name}  {}  {}", a.part, a.mime_type, human_size(a.size)));
+            let name = a.name.as_deref().map_or_else(|| "(no name)".to_owned(), |n| safe(n).into_owned());
+            lines.push(format!("  [{}] {name}  {}  {}", a.part, safe(&a.mime_type), human_size(a.size)));
         }
     }
     for line in lines {
@@ -131,10 +132,19 @@ pub fn run(args: ShowArgs, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(out.flush().map_err(StdoutError::from)?)
 }
 
-/// The message for `id`: a number as printed by `search`, else a Message-ID (with or without `<>`).
+/// The message for `id`: a number as printed by `search`, else a Message-ID (with or without `<>`). An id
+/// that names no stored message is the user's error (exit 1), whatever its form: `0`, `-1`, `99999999999`
+/// and an unknown Message-ID alike.
 fn resolve(store: &Store, id: &str) -> anyhow::Result<MessageId> {
     if let Ok(n) = id.trim().parse::<i64>() {
-        return Ok(MessageId::new(n));
+        let id = MessageId::new(n);
+        return match store.message(id) {
+            Ok(_) => Ok(id),
+            Err(StoreError::UnknownMessage(_)) => {
+                anyhow::bail!("no stored message has id {n} (ids are the numbers `mailsync search` prints)")
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading message {n}"))),
+        };
     }
     store
         .find_by_message_id_and_hash(id, None)?
@@ -151,7 +161,7 @@ fn save_attachments(
 ) -> anyhow::Result<()> {
     let list = readable(raw).attachments;
     if list.is_empty() {
-        eprintln!("mailsync: the message has no attachments");
+        crate::stderr::line("mailsync: the message has no attachments");
         return Ok(());
     }
     create_dir(dir)?;
@@ -169,35 +179,15 @@ fn save_attachments(
             serde_json::to_writer(&mut *out, &v).map_err(io::Error::from).map_err(StdoutError::from)?;
             out.write_all(b"\n").map_err(StdoutError::from)?;
         } else {
-            writeln!(
-                out,
+            let shown = format!(
                 "{} ({})",
                 path.display(),
                 human_size(u64::try_from(content.len()).unwrap_or(u64::MAX))
-            )
-            .map_err(StdoutError::from)?;
+            );
+            writeln!(out, "{}", safe(&shown)).map_err(StdoutError::from)?;
         }
     }
     Ok(out.flush().map_err(StdoutError::from)?)
-}
-
-/// A header value for a terminal: control characters become spaces.
-fn clean(s: &str, terminal: bool) -> String {
-    if terminal {
-        s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-    } else {
-        s.to_owned()
-    }
-}
-
-/// Body text for a terminal: control characters other than newline and tab are dropped (no escape
-/// sequences from a message reach the terminal).
-fn clean_text(s: &str, terminal: bool) -> String {
-    if terminal {
-        s.chars().filter(|&c| !c.is_control() || c == '\n' || c == '\t').collect()
-    } else {
-        s.to_owned()
-    }
 }
 
 /// `2.4 KB`, `1.5 MB` (powers of 1024), `512 B`.
@@ -252,12 +242,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_cleaning() {
+    fn sizes() {
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(2_458), "2.4 KB");
         assert_eq!(human_size(1_584_237), "1.5 MB");
-        assert_eq!(clean("a\x1b[31mb", true), "a [31mb");
-        assert_eq!(clean_text("a\x1b]0;x\x07\nb\tc", true), "a]0;x\nb\tc");
-        assert_eq!(clean_text("a\x1bb", false), "a\x1bb");
     }
 }

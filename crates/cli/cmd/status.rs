@@ -3,8 +3,10 @@
 //! Owns: the status table (account, via, messages, size, folders, last sync, outcome) and its `--json`
 //! form (one object per account and protocol). Reads the store only; the config file is not needed.
 //!
-//! Must never: write to the store, or create one (no store is an error that says to sync first).
-//! Dates are UTC; RFC 3339 in JSON.
+//! Must never: write to the store, or create one (no store is an error that says to sync first; it is
+//! opened read-only), or print a control character from the store raw (account names, folder names and
+//! errors quoting a server are shown escaped by `output::columns`; JSON keeps them exact). Dates are UTC;
+//! RFC 3339 in JSON.
 
 use mailsync_store::{Protocol, ProtocolStatus, RunRow};
 use serde::Serialize;
@@ -146,15 +148,8 @@ fn table_row(name: &str, protocol: Protocol, side: &ProtocolStatus, folders: Opt
             let s = &r.summary;
             let how = match outcome(r, side.running) {
                 "ok" => format!("ok: {} new, {} updated, {} removed", s.new, s.updated, s.removed),
-                "failed" => format!(
-                    "failed: {}",
-                    s.error
-                        .as_deref()
-                        .unwrap_or_default()
-                        .chars()
-                        .filter(|c| !c.is_control())
-                        .collect::<String>()
-                ),
+                // The error may quote a server: the table escapes its control characters.
+                "failed" => format!("failed: {}", s.error.as_deref().unwrap_or_default()),
                 "running" => "running now".to_owned(),
                 _ => "interrupted (the run did not finish; what it committed is kept)".to_owned(),
             };

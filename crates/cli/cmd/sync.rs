@@ -7,7 +7,7 @@
 //! credential, or turn Ctrl-C into anything but exit 130 with the committed work kept.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -22,7 +22,7 @@ use mailsync_store::Store;
 use serde::Serialize;
 
 use crate::config::{AuthMethod, EffectiveAccount};
-use crate::output::Output;
+use crate::output::{safe, Output};
 use crate::{secrets, Ctx};
 
 /// Arguments of `mailsync sync`.
@@ -529,6 +529,10 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The progress bar's layout: the folder, the bar and the message count (`pos/len`, the engine counts
+/// messages), then [`progress_message`]'s bytes and rate, then the time left.
+const PROGRESS_TEMPLATE: &str = "{prefix:>12} [{bar:30}] {pos}/{len} {msg} {eta}";
+
 /// Progress on stderr (a bar per folder on a terminal) and the per-folder summary on stdout.
 struct Progress {
     bar: Option<ProgressBar>,
@@ -537,11 +541,30 @@ struct Progress {
     dry_run: bool,
     account: String,
     failed_print: Option<anyhow::Error>,
+    /// Bytes fetched in the current folder.
+    bytes: u64,
+    /// The folder's bytes, when the engine knows them before fetching (POP3), else 0.
+    total_bytes: u64,
+    /// When the current folder started.
+    started: Instant,
+    /// Why the bar stands still, when the server asked to wait.
+    note: Option<String>,
 }
 
 impl Progress {
     fn new(account: &str, enabled: bool, out: Output, dry_run: bool) -> Progress {
-        Progress { bar: None, enabled, out, dry_run, account: account.to_string(), failed_print: None }
+        Progress {
+            bar: None,
+            enabled,
+            out,
+            dry_run,
+            account: account.to_string(),
+            failed_print: None,
+            bytes: 0,
+            total_bytes: 0,
+            started: Instant::now(),
+            note: None,
+        }
     }
 
     fn finish(&mut self) {
@@ -549,29 +572,64 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+
+    fn show(&self) {
+        if let Some(bar) = &self.bar {
+            let mut msg = progress_message(self.bytes, self.total_bytes, self.started.elapsed());
+            if let Some(note) = &self.note {
+                msg.push_str(", ");
+                msg.push_str(note);
+            }
+            bar.set_message(msg);
+        }
+    }
+}
+
+/// The bar's byte columns: `1.2 MB, 340.0 KB/s`, or `1.2 MB of 5.0 MB, 340.0 KB/s` when the total is known
+/// (the rate only once some time has passed).
+fn progress_message(bytes: u64, total_bytes: u64, elapsed: Duration) -> String {
+    let mut s = human_bytes(bytes);
+    if total_bytes > 0 {
+        s.push_str(" of ");
+        s.push_str(&human_bytes(total_bytes));
+    }
+    let secs = elapsed.as_secs_f64();
+    if secs >= 0.1 {
+        // Rounded to whole bytes per second; the cast saturates.
+        #[allow(clippy::cast_possible_truncation)]
+        let rate = (bytes as f64 / secs).round() as u64;
+        s.push_str(&format!(", {}/s", human_bytes(rate)));
+    }
+    s
 }
 
 impl Observer for Progress {
-    fn folder_started(&mut self, folder: &str, messages: u64, _bytes: u64) {
+    fn folder_started(&mut self, folder: &str, messages: u64, bytes: u64) {
         self.finish();
+        self.bytes = 0;
+        self.total_bytes = bytes;
+        self.started = Instant::now();
+        self.note = None;
         if self.enabled {
             let bar = ProgressBar::with_draw_target(Some(messages), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {pos}/{len} {bytes} {bytes_per_sec} {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style = ProgressStyle::with_template(PROGRESS_TEMPLATE)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
-            bar.set_prefix(folder.to_string());
+            // A folder name comes from the server: shown escaped, never as terminal controls.
+            bar.set_prefix(safe(folder).into_owned());
             bar.enable_steady_tick(Duration::from_millis(200));
             self.bar = Some(bar);
+            self.show();
         }
     }
 
-    fn message_fetched(&mut self, _bytes: u64) {
+    fn message_fetched(&mut self, bytes: u64) {
+        self.bytes = self.bytes.saturating_add(bytes);
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
+        self.show();
     }
 
     fn folder_finished(&mut self, report: &FolderReport) {
@@ -583,8 +641,27 @@ impl Observer for Progress {
     }
 
     fn throttled(&mut self, wait: Duration) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("throttled, waiting {:.0} s", wait.as_secs_f64()));
-        }
+        self.note = Some(format!("throttled, waiting {:.0} s", wait.as_secs_f64()));
+        self.show();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_counts_messages_and_shows_bytes_as_bytes() {
+        assert!(
+            !PROGRESS_TEMPLATE.contains("{bytes"),
+            "indicatif's byte columns would show the message count"
+        );
+        assert!(PROGRESS_TEMPLATE.contains("{pos}/{len}"));
+        assert_eq!(progress_message(683_000, 0, Duration::from_secs(2)), "683.0 KB, 341.5 KB/s");
+        assert_eq!(
+            progress_message(1_500_000, 5_000_000, Duration::from_secs(1)),
+            "1.5 MB of 5.0 MB, 1.5 MB/s"
+        );
+        assert_eq!(progress_message(683, 0, Duration::ZERO), "683 B");
     }
 }

@@ -4,7 +4,8 @@
 //! over the preset's, which wins over the built-in default. Changing `security` without `port` picks the
 //! standard port of the new security (RFC 8314 section 3.3: IMAP 993/143, POP3 995/110; RFC 6409 section
 //! 3.1: submission 587, RFC 8314 section 3.3: 465). Owns the validation rules too: every rejection names the
-//! dotted key it is about and says what to write instead. Must never: read a file, an environment variable
+//! dotted key it is about and says what to write instead; among them the account name rule
+//! ([`is_account_name`], shared with `account add`) and one-line names, addresses and hosts. Must never: read a file, an environment variable
 //! or a secret (`secrets` does that when a command runs), or accept a setting that would send mail or a
 //! password unencrypted without `allow_plaintext = true`.
 
@@ -104,10 +105,39 @@ fn non_blank(value: &Option<String>, path: &[&str], what: &str) -> Result<Option
     }
 }
 
+/// A name-like setting (an address, a host, a variable, an ID) that, when present, must not be blank nor hold
+/// a control character: it is shown on terminals and sent to servers, where a newline would start a line of
+/// its own.
+fn one_line(value: &Option<String>, path: &[&str], what: &str) -> Result<Option<String>, Problem> {
+    let value = non_blank(value, path, what)?;
+    match &value {
+        Some(v) if v.chars().any(char::is_control) => Err(Problem::new(
+            path,
+            format!("control character in {v:?}"),
+            format!("write {what} on one line, without control characters"),
+        )),
+        _ => Ok(value),
+    }
+}
+
+/// Whether `name` may name an account: letters, digits, `-` and `_` (a bare TOML key, TOML v1.0.0 "Keys").
+/// The name becomes a file name (the token file `tokens/NAME.json`) and appears in messages, so the same rule
+/// holds for `account add` and for a hand-written file.
+pub fn is_account_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Merges and validates `[accounts.NAME]`.
 pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Problem> {
     let base = ["accounts", name];
     let key = |k: &'static str| [base[0], base[1], k];
+    if !is_account_name(name) {
+        return Err(Problem::new(
+            &base,
+            format!("invalid account name {name:?}"),
+            "use letters, digits, `-` and `_`",
+        ));
+    }
 
     let preset: Option<&'static Preset> = match &cfg.preset {
         Some(p) => Some(presets::find(p).ok_or_else(|| {
@@ -120,13 +150,13 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
         None => None,
     };
 
-    let user = match non_blank(&cfg.user, &key("user"), "the login address")? {
+    let user = match one_line(&cfg.user, &key("user"), "the login address")? {
         Some(u) => u,
         None => return Err(Problem::new(&base, "no user", "add user = \"you@example.com\"")),
     };
 
     let password_command = non_blank(&cfg.password_command, &key("password_command"), "a command")?;
-    let password_env = non_blank(&cfg.password_env, &key("password_env"), "a variable name")?;
+    let password_env = one_line(&cfg.password_env, &key("password_env"), "a variable name")?;
     let token_command = non_blank(&cfg.token_command, &key("token_command"), "a command")?;
     let command_timeout = match cfg.command_timeout {
         None => super::effective::DEFAULT_COMMAND_TIMEOUT,
@@ -139,7 +169,7 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
             ))
         }
     };
-    let client_id = non_blank(&cfg.client_id, &key("client_id"), "your application (client) ID")?;
+    let client_id = one_line(&cfg.client_id, &key("client_id"), "your application (client) ID")?;
     let tenant = non_blank(&cfg.tenant, &key("tenant"), "common, consumers, organizations or a tenant ID")?;
     if let Some(t) = &tenant {
         if !t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
@@ -264,7 +294,7 @@ impl EndpointCtx<'_> {
         let table = ["accounts", self.name, proto.table()];
         let key = |k: &'static str| [table[0], table[1], table[2], k];
 
-        let host = match non_blank(&ov.host, &key("host"), "a host name")? {
+        let host = match one_line(&ov.host, &key("host"), "a host name")? {
             Some(h) => h,
             None => match preset {
                 Some(p) => p.host.to_owned(),

@@ -207,6 +207,25 @@ mod tests {
     }
 
     #[test]
+    fn account_names_follow_the_account_add_rule_at_load() {
+        let e = error("# mine\n[accounts.\"../../../../etc/x\"]\npreset = \"gmail\"\nuser = \"u\"\n");
+        assert_eq!(
+            e,
+            "/cfg/config.toml:2:1: invalid account name \"../../../../etc/x\" in accounts.../../../../etc/x \
+             (use letters, digits, `-` and `_`)"
+        );
+        for bad in ["a b", "a.b", "", "x/y", "é"] {
+            let e = error(&format!("[accounts.\"{bad}\"]\npreset = \"gmail\"\nuser = \"u\"\n"));
+            assert!(e.contains("invalid account name"), "{bad:?}: {e}");
+        }
+        let e = error("[accounts.w]\npreset = \"gmail\"\nuser = \"a\\nb\"\n");
+        assert!(
+            e.starts_with("/cfg/config.toml:3:1: control character in \"a\\nb\" in accounts.w.user"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn syntax_errors_have_a_position() {
         let e = error("[accounts.work\nuser = \"u\"\n");
         assert!(e.starts_with("/cfg/config.toml:1:"), "{e}");

@@ -25,6 +25,9 @@ pub enum OAuthError {
          run `mailsync auth login {account}` again"
     )]
     Mismatch { account: String, what: &'static str },
+    /// An account name that would put its token file outside the token directory.
+    #[error("the account name {account:?} cannot name a token file: use letters, digits, `-` and `_`")]
+    BadAccountName { account: String },
     /// The token file is not what mailsync writes.
     #[error("cannot use the token file {file}: {detail}; run `mailsync auth login {account}` again")]
     BadStore { account: String, file: String, detail: String },
@@ -68,7 +71,8 @@ impl OAuthError {
             OAuthError::NoClientId { .. }
             | OAuthError::NotLoggedIn { .. }
             | OAuthError::Mismatch { .. }
-            | OAuthError::BadStore { .. } => exit::USAGE,
+            | OAuthError::BadStore { .. }
+            | OAuthError::BadAccountName { .. } => exit::USAGE,
             OAuthError::Store { .. } => exit::LOCAL,
             OAuthError::Http { .. } => exit::NETWORK,
             OAuthError::Refused { .. } | OAuthError::Expired { .. } | OAuthError::RefreshRefused { .. } => {

@@ -70,7 +70,7 @@ pub fn access_token(
     let Some(client_id) = account.client_id.as_deref() else {
         return Err(OAuthError::NoClientId { account: account.name.clone() });
     };
-    let path = store::path(dir, &account.name);
+    let path = store::path(dir, &account.name)?;
     let Some(mut stored) = store::load(&path, &account.name)? else {
         return Err(OAuthError::NotLoggedIn {
             account: account.name.clone(),

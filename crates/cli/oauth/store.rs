@@ -4,13 +4,14 @@
 //! Owns the file format and its safety: the directory is created 0700, the file is written 0600 through a
 //! temporary file in the same directory and renamed over the old one (a crash leaves the old file or the new,
 //! never half of one), and a file that others can read is refused. Must never: print or log the file's
-//! content (its `Debug` is redacted), or write a token anywhere else (not the database, not the config).
+//! content (its `Debug` is redacted), or write a token anywhere else (not the database, not the config, not
+//! outside `tokens/`: the file name is built from the account name and checked to stay inside).
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +60,20 @@ impl fmt::Debug for StoredTokens {
     }
 }
 
-/// `DIR/NAME.json`.
-pub fn path(dir: &Path, account: &str) -> PathBuf {
-    dir.join(format!("{account}.json"))
+/// `DIR/NAME.json`, checked to be a file directly inside `dir`: a name with a `/`, a `..`, or nothing that
+/// would make one path component is refused (config load already refuses such names; this holds whoever
+/// calls).
+pub fn path(dir: &Path, account: &str) -> Result<PathBuf, OAuthError> {
+    let name = format!("{account}.json");
+    let mut parts = Path::new(&name).components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(n)), None)
+            if !account.is_empty() && n == name.as_str() && !account.contains('\0') =>
+        {
+            Ok(dir.join(n))
+        }
+        _ => Err(OAuthError::BadAccountName { account: account.to_owned() }),
+    }
 }
 
 /// The tokens directory that belongs to a database: `tokens/` next to it.
@@ -150,7 +162,7 @@ mod tests {
     fn round_trip_with_mode_0600_in_a_0700_directory() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let dir = tmp.path().join("data").join("tokens");
-        let p = path(&dir, "work");
+        let p = path(&dir, "work").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(&p, "work").ok().flatten(), None);
         save(&p, &sample()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(fs::metadata(&p).map(|m| m.permissions().mode() & 0o777).ok(), Some(0o600));
@@ -169,7 +181,7 @@ mod tests {
     #[test]
     fn a_file_readable_by_others_or_garbled_is_refused_without_quoting_it() {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let p = path(tmp.path(), "work");
+        let p = path(tmp.path(), "work").unwrap_or_else(|e| panic!("{e}"));
         save(&p, &sample()).unwrap_or_else(|e| panic!("{e}"));
         let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o644));
         let e = load(&p, "work").map_err(|e| e.to_string()).err().unwrap_or_default();
@@ -191,6 +203,16 @@ mod tests {
     #[test]
     fn the_directory_sits_beside_the_database() {
         assert_eq!(dir_for_db(Path::new("/d/mailsync/mail.db")), Path::new("/d/mailsync/tokens"));
-        assert_eq!(path(Path::new("/d/tokens"), "w"), Path::new("/d/tokens/w.json"));
+        assert_eq!(path(Path::new("/d/tokens"), "w").ok(), Some(PathBuf::from("/d/tokens/w.json")));
+    }
+
+    #[test]
+    fn a_token_file_never_leaves_its_directory() {
+        let dir = Path::new("/d/tokens");
+        for bad in ["../../../../etc/x", "../x", "a/b", "/etc/x", "", "x\0y"] {
+            let e = path(dir, bad).map_err(|e| e.to_string()).err().unwrap_or_default();
+            assert!(e.contains("cannot name a token file"), "{bad:?}: {e}");
+        }
+        assert_eq!(path(dir, "..x").ok(), Some(PathBuf::from("/d/tokens/..x.json")), "a name, not a parent");
     }
 }

@@ -41,6 +41,48 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The database path could not be examined or read (before SQLite opens it).
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database path is a directory, a device, a FIFO...: nothing is done to it.
+    #[error("{path} is {what}, not a database file; refusing to use it")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. "a directory".
+        what: &'static str,
+    },
+    /// The database path is a non-empty file without the SQLite header: nothing is done to it.
+    #[error(
+        "{path} is not a SQLite database (it does not start with the SQLite header); refusing to use it"
+    )]
+    NotADatabase {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The database path is an empty file that mailsync would not have created (another owner, or readable
+    /// by others): it is somebody else's, and nothing is done to it.
+    #[error(
+        "{path} is an empty file that mailsync did not create (mode {mode:o}); refusing to use it: remove it \
+         or choose another --db"
+    )]
+    ForeignEmptyFile {
+        /// The path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A read-only open found no database file.
+    #[error("no store at {path}")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
     /// SQLite refused to open the file, or a pragma failed.
     #[error("cannot open database {path}: {source}")]
     Open {
@@ -95,6 +137,25 @@ pub enum StoreError {
         /// `PRAGMA user_version` of the file.
         found: i64,
         /// The newest version this binary knows.
+        supported: i64,
+    },
+    /// A read-only open found a database without the schema: an empty file, or one a first run left.
+    #[error("the store {path} holds no mail yet (a first sync did not finish); run a sync first")]
+    NoSchema {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A read-only open found a database written by an older mailsync: migrating it is a write.
+    #[error(
+        "database {path} has schema version {found}, older than this mailsync reads ({supported}); \
+         run a sync once to upgrade it"
+    )]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// The version this binary reads.
         supported: i64,
     },
     /// A stored value is out of range for its type (e.g. a UID of 0).

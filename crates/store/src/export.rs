@@ -3,7 +3,8 @@
 //! Owns: the mboxrd format (a `From ` separator line with the sender and the date; every message line
 //! matching `>*From ` gets one more `>`; one `\n` after each message) and its reader, which undoes
 //! exactly that (so an export re-reads byte for byte, CRLF and a missing final newline included);
-//! Maildir delivery (tmp/ then rename into cur/, unique names, IMAP flags as the `:2,` info letters);
+//! Maildir delivery (`maildir`: tmp/ then linked into cur/, unique names, IMAP flags as the `:2,` info
+//! letters, no symlink followed inside the Maildir);
 //! safe file names for attachments (no directories, no `..`, no control characters); and creating
 //! files without ever overwriting one (`name`, `name-1`, `name-2`...).
 //!
@@ -19,18 +20,21 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::OffsetDateTime;
 
+mod maildir;
+
+pub use maildir::{maildir_info, Maildir};
+
 /// Mode of every exported file.
-const FILE_MODE: u32 = 0o600;
+pub(crate) const FILE_MODE: u32 = 0o600;
 /// Mode of every directory created for an export.
-const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 /// Longest file name written (bytes), well under the usual 255.
 const MAX_NAME: usize = 200;
 /// How many numbered alternatives [`create_unique`] tries before giving up.
-const MAX_TRIES: u32 = 100_000;
+pub(crate) const MAX_TRIES: u32 = 100_000;
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,12 @@ pub enum ExportError {
         path: PathBuf,
         /// The cause.
         source: io::Error,
+    },
+    /// A directory inside the export target is a symlink: export writes only into real directories.
+    #[error("refusing to write through the symlink {path}: export follows no symlink inside its target")]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
     },
     /// Every numbered variant of a name exists already.
     #[error("cannot find a free file name for {name:?} in {dir}")]
@@ -73,8 +83,16 @@ pub fn create_dir(dir: &Path) -> Result<(), ExportError> {
         .map_err(|source| ExportError::CreateDir { path: dir.to_path_buf(), source })
 }
 
-/// Creates a new file in `dir` named `name`, or `stem-1.ext`, `stem-2.ext`... if that exists.
+/// Creates a new file in `dir` named `name`, or `stem-1.ext`, `stem-2.ext`... if that exists. `name` must be
+/// one plain file name (no `/`, not `.` or `..`): the file is always directly inside `dir`.
 pub fn create_unique(dir: &Path, name: &str) -> Result<(File, PathBuf), ExportError> {
+    let mut parts = Path::new(name).components();
+    if !matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None)) {
+        return Err(ExportError::Write {
+            path: dir.join(name),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a plain file name"),
+        });
+    }
     let (stem, ext) = match name.rfind('.') {
         Some(dot) if dot > 0 => name.split_at(dot),
         _ => (name, ""),
@@ -200,78 +218,6 @@ pub fn read_mboxrd(data: &[u8]) -> Vec<Vec<u8>> {
     messages
 }
 
-/// The Maildir info for IMAP `flags`: `2,` then the letters D (\Draft), F (\Flagged), P ($Forwarded),
-/// R (\Answered), S (\Seen), T (\Deleted), in ASCII order.
-pub fn maildir_info(flags: &[String]) -> String {
-    let mut letters = Vec::new();
-    for f in flags {
-        let letter = match f.to_ascii_lowercase().as_str() {
-            "\\draft" => 'D',
-            "\\flagged" => 'F',
-            "$forwarded" => 'P',
-            "\\answered" => 'R',
-            "\\seen" => 'S',
-            "\\deleted" => 'T',
-            _ => continue,
-        };
-        letters.push(letter);
-    }
-    letters.sort_unstable();
-    letters.dedup();
-    format!("2,{}", letters.into_iter().collect::<String>())
-}
-
-/// A Maildir being written: `root/{tmp,new,cur}`.
-#[derive(Debug)]
-pub struct Maildir {
-    root: PathBuf,
-    host: String,
-}
-
-/// Deliveries by this process, for unique names.
-static DELIVERIES: AtomicU64 = AtomicU64::new(0);
-
-impl Maildir {
-    /// Opens `root` as a Maildir, creating it and its `tmp`, `new` and `cur` directories as needed.
-    pub fn create(root: &Path) -> Result<Maildir, ExportError> {
-        for sub in ["tmp", "new", "cur"] {
-            create_dir(&root.join(sub))?;
-        }
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().replace('/', "\\057").replace(':', "\\072"))
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned());
-        Ok(Maildir { root: root.to_path_buf(), host })
-    }
-
-    /// Delivers `raw` into `cur/` with `flags` in its name (written to `tmp/` first, then renamed).
-    pub fn deliver(&self, raw: &[u8], flags: &[String]) -> Result<PathBuf, ExportError> {
-        let now = OffsetDateTime::now_utc();
-        let n = DELIVERIES.fetch_add(1, Ordering::Relaxed);
-        let unique = format!(
-            "{}.M{}P{}Q{}.{}",
-            now.unix_timestamp(),
-            now.microsecond(),
-            std::process::id(),
-            n,
-            self.host
-        );
-        let tmp = write_unique(&self.root.join("tmp"), &unique, raw)?;
-        let name = tmp.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(unique);
-        let target = self.root.join("cur").join(format!("{name}:{}", maildir_info(flags)));
-        if target.exists() {
-            return Err(ExportError::Write {
-                path: target,
-                source: io::Error::from(io::ErrorKind::AlreadyExists),
-            });
-        }
-        std::fs::rename(&tmp, &target)
-            .map_err(|source| ExportError::Write { path: target.clone(), source })?;
-        Ok(target)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,17 +251,6 @@ mod tests {
     }
 
     #[test]
-    fn maildir_letters() {
-        let flags: Vec<String> =
-            ["\\Seen", "\\Answered", "$Forwarded", "\\Flagged", "\\Draft", "\\Deleted", "$Junk", "\\Seen"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-        assert_eq!(maildir_info(&flags), "2,DFPRST");
-        assert_eq!(maildir_info(&[]), "2,");
-    }
-
-    #[test]
     fn safe_names() {
         assert_eq!(safe_file_name(Some("../../etc/passwd"), "x"), "passwd");
         assert_eq!(safe_file_name(Some("..\\..\\win.ini"), "x"), "win.ini");
@@ -341,17 +276,8 @@ mod tests {
         assert_eq!(d.file_name().unwrap(), "README-1");
         assert_eq!(std::fs::read(&a).unwrap(), b"1");
         assert_eq!(std::fs::read(&c).unwrap(), b"3");
-    }
-
-    #[test]
-    fn maildir_delivery() {
-        let dir = tempfile::tempdir().unwrap();
-        let md = Maildir::create(&dir.path().join("md")).unwrap();
-        let p = md.deliver(b"Subject: x\r\n\r\ny", &["\\Seen".to_owned()]).unwrap();
-        assert!(p.to_string_lossy().ends_with(":2,S"), "{}", p.display());
-        assert_eq!(p.parent().unwrap(), dir.path().join("md/cur"));
-        assert_eq!(std::fs::read(&p).unwrap(), b"Subject: x\r\n\r\ny");
-        assert_eq!(std::fs::read_dir(dir.path().join("md/tmp")).unwrap().count(), 0);
-        assert!(dir.path().join("md/new").is_dir());
+        for bad in ["../x", "a/b", "/etc/x", "..", ""] {
+            assert!(write_unique(dir.path(), bad, b"5").is_err(), "{bad:?}");
+        }
     }
 }

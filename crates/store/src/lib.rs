@@ -19,6 +19,7 @@ mod accounts;
 mod counts;
 mod error;
 pub mod export;
+mod file;
 pub mod headers;
 mod ids;
 mod imap;

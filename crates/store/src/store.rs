@@ -1,30 +1,27 @@
 //! The [`Store`] handle: opening the database file safely and configuring SQLite.
 //!
-//! Owns: creating the parent directory (0700) and the database file (0600) before SQLite touches it,
-//! tightening the mode of an existing file and of its WAL/SHM companions, the connection pragmas
-//! (WAL, `synchronous = FULL`, foreign keys, busy timeout), running migrations, and starting write
-//! transactions.
+//! Owns: the two ways to open the store, [`Store::open`] (read-write: creates a missing store, migrates) and
+//! [`Store::open_read_only`] (for commands that only read: never creates, chmods or migrates anything, and
+//! works on a read-only directory or mount), the connection pragmas (WAL, `synchronous = FULL`, foreign
+//! keys, busy timeout), running migrations, and starting write transactions. What may be opened at all, and
+//! creating and tightening the files, is `file`'s.
 //!
-//! Must never: let SQLite create the database file itself (it would use the umask, typically 0644), or
-//! loosen an existing mode; commit a write with `synchronous` below FULL (POP3 deletes on the server
-//! once a commit returns, so the commit must survive a power cut).
+//! Must never: let SQLite create the database file itself (it would use the umask, typically 0644), touch a
+//! path before `file` has accepted it, or loosen an existing mode; commit a write with `synchronous` below
+//! FULL (POP3 deletes on the server once a commit returns, so the commit must survive a power cut).
 //!
-//! SQLite: <https://sqlite.org/wal.html>, <https://sqlite.org/pragma.html>.
+//! SQLite: <https://sqlite.org/wal.html> (section 5, read-only WAL databases), <https://sqlite.org/pragma.html>,
+//! <https://sqlite.org/uri.html> (`mode=ro`, `immutable=1`).
 
-use std::fs::{DirBuilder, OpenOptions, Permissions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Result, SqlContext, StoreError};
+use crate::file::{self, Found};
 use crate::migrate;
 
-/// Mode of the database file and its `-wal` / `-shm` companions.
-const FILE_MODE: u32 = 0o600;
-/// Mode of directories the store creates.
-const DIR_MODE: u32 = 0o700;
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Enough cached statements for every statement the store prepares.
@@ -47,14 +44,56 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database at `path`, then applies pending migrations.
     ///
-    /// The parent directory is created with mode 0700 if missing; the file is created with mode 0600,
-    /// and an existing file (and its `-wal`/`-shm` files) readable by others is tightened to 0600.
+    /// `path` must be nothing (then the parent directory is created with mode 0700 if missing and the file
+    /// with mode 0600), an empty file as this creates it (this user's, 0600: a first run that died), or a
+    /// SQLite file; anything else is refused before anything is changed. An existing SQLite file (and its
+    /// `-wal`/`-shm` files) readable by others is tightened to 0600.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        prepare_file(&path)?;
+        file::prepare_for_writing(&path)?;
         let conn =
             Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
         Store::configure(conn, path, true)
+    }
+
+    /// Opens the existing database at `path` for reading only: nothing is created, migrated, chmod-ed or
+    /// written, and a read-only directory or mount is fine. A missing file is [`StoreError::Missing`], an
+    /// empty one (or one without tables) [`StoreError::NoSchema`], one of an older schema
+    /// [`StoreError::OlderSchema`] (a sync upgrades it).
+    ///
+    /// SQLite reads a WAL database through its `-shm` index, which it creates when missing. Where it cannot
+    /// (no write access to the directory, a read-only mount), the file is opened `immutable=1` instead, which
+    /// needs no `-shm`. That is sound only when the `-wal` holds no frames (SQLite removes both files on the
+    /// last clean close), which is checked first: a WAL with frames that cannot be indexed is an error.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        match file::inspect(&path)?.0 {
+            Found::Nothing => return Err(StoreError::Missing { path }),
+            Found::Empty => return Err(StoreError::NoSchema { path }),
+            Found::Database => {}
+        }
+        let conn = match read_only_connection(&path, false).and_then(|c| check_readable(c, &path)) {
+            Ok(c) => c,
+            Err(StoreError::Open { source, .. }) if cannot_make_shm(&source) && !wal_has_frames(&path) => {
+                tracing::debug!(path = %path.display(), "no -shm and no way to create one: reading immutable");
+                read_only_connection(&path, true).and_then(|c| check_readable(c, &path))?
+            }
+            Err(e) => return Err(e),
+        };
+        let open_err = |source| StoreError::Open { path: path.clone(), source };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(open_err)?;
+        let found = migrate::current_version(&conn)?;
+        let supported = migrate::schema_version();
+        match found {
+            0 => Err(StoreError::NoSchema { path }),
+            v if v < supported => Err(StoreError::OlderSchema { path, found, supported }),
+            v if v > supported => Err(StoreError::NewerSchema { path, found, supported }),
+            _ => Ok(Store { conn, path, text_index: true }),
+        }
     }
 
     /// An in-memory store with the full schema, for tests. (WAL does not apply to memory databases.)
@@ -89,7 +128,7 @@ impl Store {
         migrate::migrate(&mut conn, &path)?;
         if wal {
             // SQLite creates -wal/-shm with the database file's mode; tighten any left by an older run.
-            tighten_companions(&path)?;
+            file::tighten_companions(&path)?;
         }
         Ok(Store { conn, path, text_index: true })
     }
@@ -129,51 +168,48 @@ impl Store {
 /// The page size of new databases.
 const PAGE_SIZE: u32 = 32 * 1024;
 
-/// Creates the parent directory and the file with restrictive modes, or tightens an existing file.
-fn prepare_file(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(DIR_MODE)
-                .create(parent)
-                .map_err(|source| StoreError::CreateDir { path: parent.to_path_buf(), source })?;
-        }
-    }
-    // O_CREAT with mode 0600: the file never exists with a looser mode, even for an instant.
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(path)
-        .map_err(|source| StoreError::CreateFile { path: path.to_path_buf(), source })?;
-    tighten(path)
+/// A read-only connection to `path` (`mode=ro`, or `immutable=1`): SQLite never creates the file.
+fn read_only_connection(path: &Path, immutable: bool) -> Result<Connection> {
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // An absolute path gets an empty authority (`file:///x`), so that one starting `//` is not read as a host.
+    let authority = if path.is_absolute() { "//" } else { "" };
+    let uri =
+        format!("file:{authority}{}?mode=ro{}", uri_path(path), if immutable { "&immutable=1" } else { "" });
+    Connection::open_with_flags(uri, flags)
+        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })
 }
 
-/// Removes group and other permission bits from `path` if any are set.
-fn tighten(path: &Path) -> Result<()> {
-    let perm_err = |source| StoreError::Permissions { path: path.to_path_buf(), source };
-    let mode = std::fs::metadata(path).map_err(perm_err)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "tightening to 0600");
-        std::fs::set_permissions(path, Permissions::from_mode(FILE_MODE)).map_err(perm_err)?;
-    }
-    Ok(())
+/// Reads the schema version once: SQLite opens lazily, so this is where a missing `-shm` shows.
+fn check_readable(conn: Connection, path: &Path) -> Result<Connection> {
+    conn.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))
+        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    Ok(conn)
 }
 
-/// Tightens the `-wal` and `-shm` files next to the database, where they exist.
-fn tighten_companions(path: &Path) -> Result<()> {
-    for suffix in ["-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let companion = PathBuf::from(name);
-        if companion.exists() {
-            tighten(&companion)?;
+/// Whether SQLite failed because it could not open or create the `-shm` file of a read-only connection.
+fn cannot_make_shm(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly))
+}
+
+/// Whether the `-wal` file beside `path` holds anything (then an immutable read would miss commits).
+fn wal_has_frames(path: &Path) -> bool {
+    let [wal, _] = file::companions(path);
+    std::fs::symlink_metadata(wal).map(|m| m.len() > 0).unwrap_or(false)
+}
+
+/// `path` for a `file:` URI: percent-encoded except for unreserved characters and `/` (RFC 3986 section 2.3).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    Ok(())
+    out
 }
 
 /// Now, as unix seconds (0 if the clock is before 1970).

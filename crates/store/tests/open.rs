@@ -108,3 +108,125 @@ fn not_a_database_is_an_error_not_a_panic() {
     .unwrap();
     assert!(Store::open(&path).is_err());
 }
+
+/// Every entry of `dir` with its mode, size and modification time.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, u32, u64, std::time::SystemTime)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                m.permissions().mode() & 0o777,
+                m.len(),
+                m.modified().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn read_only_open_reads_and_leaves_every_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mb = mailbox(&mut store, "a", "INBOX");
+        store.apply_imap_batch(batch_of(mb, 7, &[1, 2, 3])).unwrap();
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = snapshot(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    {
+        let store = Store::open_read_only(&path).unwrap();
+        assert_eq!(store.counts().unwrap().messages, 3);
+        assert_eq!(store.schema_version().unwrap(), schema_version());
+    }
+    // SQLite's reader may leave an empty -wal and its -shm index (the database's companions, with its mode);
+    // nothing else appears, and the database file itself is not changed.
+    let after: Vec<_> = snapshot(dir.path())
+        .into_iter()
+        .filter(|(name, mode, len, _)| {
+            !((name == "mail.db-wal" && *len == 0 || name == "mail.db-shm") && *mode == 0o644)
+        })
+        .collect();
+    assert_eq!(after, before, "no other file created, chmod-ed or changed");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    assert_eq!(mode(&path), 0o644, "a read-only open never chmods");
+}
+
+#[test]
+fn read_only_open_sees_what_a_live_writer_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.db");
+    let mut writer = Store::open(&path).unwrap();
+    let mb = mailbox(&mut writer, "a", "INBOX");
+    writer.apply_imap_batch(batch_of(mb, 7, &[1, 2])).unwrap();
+    assert!(dir.path().join("mail.db-wal").exists(), "the commit sits in the WAL");
+    let reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.counts().unwrap().messages, 2);
+    writer.apply_imap_batch(batch_of(mb, 7, &[3])).unwrap();
+    assert_eq!(reader.counts().unwrap().messages, 3);
+}
+
+#[test]
+fn read_only_open_refuses_what_is_not_a_store_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let err = Store::open_read_only(p("sub/missing.db")).unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
+    assert!(!p("sub").exists(), "no directory is created");
+    std::fs::write(p("empty.db"), b"").unwrap();
+    let err = Store::open_read_only(p("empty.db")).unwrap_err();
+    assert!(matches!(err, StoreError::NoSchema { .. }), "{err:?}");
+    std::fs::write(p("text.db"), b"not a database, just text").unwrap();
+    let err = Store::open_read_only(p("text.db")).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    let err = Store::open_read_only("/dev/null").unwrap_err();
+    assert!(matches!(err, StoreError::NotAFile { .. }), "{err:?}");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["empty.db", "text.db"]);
+    assert_eq!(std::fs::read(p("empty.db")).unwrap(), b"", "the empty file stays empty");
+}
+
+#[test]
+fn read_only_open_of_an_older_schema_asks_for_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", schema_version() - 1).unwrap();
+    drop(conn);
+    let err = Store::open_read_only(&path).unwrap_err();
+    assert!(matches!(err, StoreError::OlderSchema { found, .. } if found == schema_version() - 1), "{err:?}");
+    assert!(err.to_string().contains("run a sync once to upgrade it"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, schema_version() - 1, "not migrated by a reader");
+}
+
+#[test]
+fn write_open_refuses_a_non_database_before_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, b"my notes, not mail").unwrap();
+    std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let link = dir.path().join("mail.db");
+    std::os::unix::fs::symlink(&text, &link).unwrap();
+    for p in [&text, &link] {
+        let err = Store::open(p).unwrap_err();
+        assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    }
+    assert_eq!(mode(&text), 0o664, "not chmod-ed");
+    assert_eq!(std::fs::read(&text).unwrap(), b"my notes, not mail");
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::NotAFile { what: "a directory", .. }), "{err:?}");
+}
