@@ -262,3 +262,67 @@ fn an_endless_uidl_listing_is_cut_off() {
     assert!(peak < PEAK_LIMIT_KB, "peak RSS {peak} kB");
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
+
+/// `check` against an SMTP server on port 587's role whose greeting never ends its line (in plain text,
+/// before STARTTLS: anyone on the path can do it).
+#[test]
+fn an_smtp_greeting_that_never_ends_is_cut_off_in_check() {
+    let w = World::new(Profile::Dovecot);
+    let server = ScriptedServer::plain(|mut c: Conn, _| {
+        let chunk = vec![b'x'; 64 * 1024];
+        if c.try_send(b"220 ") {
+            while c.try_send(&chunk) {}
+        }
+    })
+    .unwrap();
+    let text = format!(
+        "[accounts.t]\nuser = \"alice\"\nauth = \"password\"\npassword_env = \"{PW_ENV}\"\n\n\
+         [accounts.t.imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\nca_file = \"{}\"\n\n\
+         [accounts.t.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\ntimeout = 20\n",
+        w.dovecot.ports().imaps,
+        w.dovecot.ca_file().display(),
+        server.port()
+    );
+    std::fs::write(w.config(), text).unwrap();
+    let (o, peak, took) = measured(&w, &["--json", "check", "t"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("reply line longer than"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(peak < PEAK_LIMIT_KB, "peak RSS {peak} kB");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+/// `check` against an SMTP server that trickles its greeting.
+#[test]
+fn a_trickling_smtp_greeting_is_cut_off_in_check() {
+    let w = World::new(Profile::Dovecot);
+    let server = ScriptedServer::plain(|mut c: Conn, _| {
+        for b in b"220-".iter().cycle() {
+            if !c.try_send(&[*b]) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .unwrap();
+    let text = format!(
+        "[accounts.t]\nuser = \"alice\"\nauth = \"password\"\npassword_env = \"{PW_ENV}\"\n\n\
+         [accounts.t.imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\nca_file = \"{}\"\n\n\
+         [accounts.t.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\ntimeout = 3\n",
+        w.dovecot.ports().imaps,
+        w.dovecot.ca_file().display(),
+        server.port()
+    );
+    std::fs::write(w.config(), text).unwrap();
+    let (o, _, took) = measured(&w, &["--json", "check", "t"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("slower than"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}

@@ -10,15 +10,16 @@
 
 pub mod hints;
 pub mod imap;
-pub mod net;
 pub mod pop3;
 pub mod smtp;
 
 use std::time::{Duration, Instant};
 
+use mailsync_engine::{EngineError, Security, Step as ConnectStep, StepLog};
 use serde::Serialize;
 
 use crate::output::{Output, StdoutError};
+use hints::{hint, HintCtx};
 
 /// A step's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,6 +170,74 @@ impl Checklist {
                 passed + failed
             ))),
             _ => Ok(()),
+        }
+    }
+}
+
+/// The connection steps a protocol's check expects, in order, with their checklist names: resolve,
+/// connect, then TLS (implicit) or the greeting and STARTTLS, then the login when there are credentials.
+/// `greeting` names the greeting step when the protocol lists it (SMTP's `ehlo`).
+pub fn expected_steps(
+    security: Security,
+    greeting: Option<&'static str>,
+    login: bool,
+) -> Vec<(ConnectStep, &'static str)> {
+    let mut v = vec![(ConnectStep::Resolve, "resolve"), (ConnectStep::Connect, "connect")];
+    if security == Security::Tls {
+        v.push((ConnectStep::Tls, "tls"));
+    }
+    if let Some(name) = greeting {
+        v.push((ConnectStep::Greeting, name));
+    }
+    if security == Security::StartTls {
+        v.push((ConnectStep::StartTls, "starttls"));
+    }
+    if login {
+        v.push((ConnectStep::Login, "authenticate"));
+    }
+    v
+}
+
+/// Records a connection's steps: each one that succeeded, and, when `result` is an error, the first expected
+/// step that did not succeed as failed (with its hint) and every later one (`later` too) as skipped. Returns
+/// the connection when it was made.
+pub fn record_connection<T>(
+    list: &mut Checklist,
+    h: &HintCtx<'_>,
+    expected: &[(ConnectStep, &'static str)],
+    log: &StepLog,
+    result: Result<T, EngineError>,
+    later: &[&'static str],
+) -> Option<T> {
+    let name_of = |s: ConnectStep| expected.iter().find(|(e, _)| *e == s).map(|(_, n)| *n);
+    for (step, started, detail) in &log.done {
+        if let Some(name) = name_of(*step) {
+            list.ok(h.protocol, name, Some(*started), detail.clone());
+        }
+    }
+    if h.ep.security == Security::Plain {
+        list.skip(h.protocol, &["tls"], "security = \"plain\": no encryption (no password is sent)");
+    }
+    match result {
+        Ok(c) => Some(c),
+        Err(e) => {
+            let pending: Vec<&(ConnectStep, &'static str)> =
+                expected.iter().filter(|(s, _)| !log.has(*s)).collect();
+            let (failed, rest) = match pending.split_first() {
+                Some((first, rest)) => (first.1, rest.iter().map(|(_, n)| *n).collect::<Vec<_>>()),
+                None => ("authenticate", Vec::new()),
+            };
+            let advice = hint(h, &e);
+            list.fail(h.protocol, failed, None, e.into(), advice);
+            let why = match failed {
+                "resolve" => "the host did not resolve",
+                "connect" => "no connection",
+                "tls" | "starttls" => "no TLS",
+                "authenticate" => "not logged in",
+                _ => "no session",
+            };
+            list.skip(h.protocol, &[&rest[..], later].concat(), why);
+            None
         }
     }
 }

@@ -1,19 +1,18 @@
 //! The POP3 part of `mailsync check`: resolve, connect, TLS (implicit, certificate verified) or STLS,
 //! authenticate (USER/PASS, or AUTH XOAUTH2 in the two-step form Outlook requires), the capabilities after
-//! login, and STAT.
+//! login, and STAT. One connection, made by the engine's own client: every limit of a sync applies.
 //!
 //! Owns the order of the POP3 steps. Must never: delete or mark anything (no DELE, no RETR; QUIT after STAT
 //! changes nothing). RFC 1939 sections 4-7, RFC 2449 (CAPA), RFC 2595 section 4 (STLS), RFC 5034 (AUTH).
 
 use std::time::Instant;
 
-use mailsync_engine::pop3::client::Pop3Client;
-use mailsync_engine::{Credentials, Endpoint, Security, Transport};
+use mailsync_engine::pop3::client::{PasswordMethod, Pop3Client};
+use mailsync_engine::{Credentials, Endpoint, StepLog};
 use mailsync_proto::pop3::{Capability, Pop3Command};
 
 use super::hints::{hint, HintCtx};
-use super::imap::{is_login_error, login_detail};
-use super::{net, Checklist};
+use super::{expected_steps, record_connection, Checklist};
 
 /// The largest message the check would accept (it reads none).
 const MAX_MESSAGE: usize = 1024 * 1024;
@@ -21,59 +20,20 @@ const MAX_MESSAGE: usize = 1024 * 1024;
 /// Runs the POP3 steps. `creds` is `None` when the credentials could not be had.
 pub async fn check(list: &mut Checklist, h: &HintCtx<'_>, ep: &Endpoint, creds: Option<&Credentials>) {
     const P: &str = "pop3";
-    let later = ["tls", "authenticate", "capabilities", "mailbox"];
-    if !net::reach(list, h, ep, &later).await {
+    let later: &[&'static str] = if creds.is_some() {
+        &["capabilities", "mailbox"]
+    } else {
+        &["authenticate", "capabilities", "mailbox"]
+    };
+    let expected = expected_steps(ep.security, None, creds.is_some());
+    let mut log = StepLog::default();
+    let result = Pop3Client::connect_steps(ep, creds, MAX_MESSAGE, PasswordMethod::Auto, &mut log).await;
+    let Some(mut client) = record_connection(list, h, &expected, &log, result, later) else { return };
+    if creds.is_none() {
+        list.skip(P, later, "no credentials");
+        let _ = client.quit().await;
         return;
     }
-    if ep.security == Security::Tls {
-        let started = Instant::now();
-        match Transport::connect(ep).await {
-            Ok(t) => {
-                list.ok(P, "tls", Some(started), format!("certificate verified for {}", ep.host));
-                t.shutdown().await;
-            }
-            Err(e) => {
-                let advice = hint(h, &e);
-                list.fail(P, "tls", Some(started), e.into(), advice);
-                list.skip(P, &later[1..], "no TLS");
-                return;
-            }
-        }
-    } else if ep.security == Security::Plain {
-        list.skip(P, &["tls"], "security = \"plain\": no encryption (no password is sent)");
-    }
-    let Some(creds) = creds else {
-        list.skip(P, &later[1..], "no credentials");
-        return;
-    };
-    let started = Instant::now();
-    let client = match Pop3Client::connect(ep, creds, MAX_MESSAGE).await {
-        Ok(c) => c,
-        Err(e) => {
-            let advice = hint(h, &e);
-            if ep.security == Security::StartTls && !is_login_error(&e) {
-                list.fail(P, "starttls", None, e.into(), advice);
-                list.skip(P, &later[1..], "no TLS");
-            } else {
-                if ep.security == Security::StartTls {
-                    list.ok(
-                        P,
-                        "starttls",
-                        None,
-                        format!("upgraded with STLS; certificate verified for {}", ep.host),
-                    );
-                }
-                list.fail(P, "authenticate", Some(started), e.into(), advice);
-                list.skip(P, &later[2..], "not logged in");
-            }
-            return;
-        }
-    };
-    if ep.security == Security::StartTls {
-        list.ok(P, "starttls", None, format!("upgraded with STLS; certificate verified for {}", ep.host));
-    }
-    list.ok(P, "authenticate", Some(started), login_detail(creds));
-    let mut client = client;
     let caps: Vec<String> = match client.capabilities_after_login().await {
         Ok(caps) => caps.iter().map(name).collect(),
         Err(_) => client.capabilities().iter().map(name).collect(),

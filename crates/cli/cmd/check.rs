@@ -52,7 +52,7 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> anyhow::Result<()> {
         Some(e) => {
             let ep = e.to_endpoint();
             let h = hint_ctx(account, "smtp", &ep);
-            smtp::check(&mut list, &h, &ep, creds.as_ref(), args.send_test);
+            runtime.block_on(smtp::check(&mut list, &h, &ep, creds.as_ref(), args.send_test));
         }
         None if args.send_test => {
             list.skip("smtp", &["send test"], "the account has no [smtp] settings");

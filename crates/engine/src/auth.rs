@@ -30,3 +30,13 @@ impl Credentials {
         }
     }
 }
+
+impl Credentials {
+    /// What an accepted login proves, for a checklist: `password accepted for me@...` (never the secret).
+    pub fn accepted(&self) -> String {
+        match self {
+            Credentials::Password { user, .. } => format!("password accepted for {user}"),
+            Credentials::OAuth2 { user, .. } => format!("OAuth2 token (XOAUTH2) accepted for {user}"),
+        }
+    }
+}

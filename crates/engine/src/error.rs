@@ -23,6 +23,9 @@ pub enum EngineError {
     /// Something took longer than its time limit.
     #[error("timed out after {secs} s {during} ({addr}){hint}")]
     Timeout { addr: String, during: &'static str, secs: u64, hint: String },
+    /// The server kept sending, but slower than the rate floor allows (`Timeouts::min_rate`): cut off.
+    #[error("{addr} sent only {bytes} bytes in {secs} s {during}, slower than {min_rate} bytes/s: cut off (a server that trickles is not waited for)")]
+    TooSlow { addr: String, during: String, bytes: u64, secs: u64, min_rate: u64 },
     /// The server closed the connection.
     #[error("{addr} closed the connection {during}")]
     Closed { addr: String, during: String },
@@ -107,7 +110,9 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         use EngineError::*;
         match self {
-            Dns { .. } | Connect { .. } | Timeout { .. } | Closed { .. } | Io { .. } => ErrorKind::Network,
+            Dns { .. } | Connect { .. } | Timeout { .. } | TooSlow { .. } | Closed { .. } | Io { .. } => {
+                ErrorKind::Network
+            }
             CertName { .. } | CertTrust { .. } | Tls { .. } | StartTlsUnavailable { .. } => {
                 ErrorKind::Network
             }

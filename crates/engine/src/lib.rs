@@ -12,11 +12,14 @@ pub mod error;
 pub mod imap;
 pub mod integrity;
 pub mod pop3;
+pub mod smtp;
+pub mod steps;
 pub mod transport;
 pub mod writer;
 
 pub use auth::Credentials;
 pub use endpoint::{Endpoint, Security, Timeouts};
 pub use error::{EngineError, ErrorKind};
+pub use steps::{NoSteps, Step, StepLog, Steps};
 pub use transport::Transport;
 pub use writer::StoreHandle;

@@ -20,6 +20,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::endpoint::{Endpoint, Security};
+use crate::steps::{NoSteps, Step, Steps};
 use crate::EngineError;
 
 /// Bytes read from the socket at a time under TLS. rustls itself asks for 4 KiB per read; a buffer between
@@ -73,18 +74,34 @@ pub struct Transport {
 impl Transport {
     /// Resolves, connects and, for `Security::Tls`, completes the TLS handshake.
     pub async fn connect(endpoint: &Endpoint) -> Result<Transport, EngineError> {
+        Transport::connect_with(endpoint, &mut NoSteps).await
+    }
+
+    /// [`Transport::connect`], reporting each step that succeeded (resolve, connect, tls) to `steps`.
+    pub async fn connect_with(endpoint: &Endpoint, steps: &mut dyn Steps) -> Result<Transport, EngineError> {
         if endpoint.security == Security::Plain && !endpoint.allow_plaintext {
             return Err(EngineError::Config(format!(
                 "{} is configured without encryption (security = \"plain\"); set allow_plaintext = true to allow it",
                 endpoint.addr()
             )));
         }
-        let tcp = tcp_connect(endpoint).await?;
+        let tcp = tcp_connect(endpoint, steps).await?;
         let mut t = Transport { stream: Stream::Plain(tcp), endpoint: endpoint.clone() };
         if endpoint.security == Security::Tls {
+            let started = Instant::now();
             t = t.start_tls().await?;
+            steps.done(Step::Tls, started, format!("certificate verified for {}", endpoint.host));
         }
         Ok(t)
+    }
+
+    /// The local address of the connection (for SMTP's EHLO).
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        let tcp = match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0.get_ref(),
+        };
+        tcp.local_addr().ok().map(|a| a.ip())
     }
 
     /// Runs the TLS handshake over the current plain connection (after the server accepted STARTTLS/STLS).
@@ -250,14 +267,12 @@ impl Pace {
 
     /// The error for a peer behind the floor.
     pub fn too_slow(&self, ep: &Endpoint, during: &str) -> EngineError {
-        EngineError::Timeout {
+        EngineError::TooSlow {
             addr: ep.addr(),
-            during: "waiting for the server",
+            during: during.to_owned(),
+            bytes: self.got,
             secs: self.started.elapsed().as_secs(),
-            hint: format!(
-                ": only {} bytes {during}, slower than {} bytes/s; a server that trickles is cut off",
-                self.got, self.min_rate
-            ),
+            min_rate: self.min_rate,
         }
     }
 }
@@ -282,22 +297,31 @@ fn read_outcome(
     }
 }
 
-async fn tcp_connect(ep: &Endpoint) -> Result<TcpStream, EngineError> {
+async fn tcp_connect(ep: &Endpoint, steps: &mut dyn Steps) -> Result<TcpStream, EngineError> {
     let limit = ep.timeouts.connect;
     let timeout =
         |during| EngineError::Timeout { addr: ep.addr(), during, secs: limit.as_secs(), hint: String::new() };
+    let started = Instant::now();
     let addrs = match tokio::time::timeout(limit, tokio::net::lookup_host((ep.host.as_str(), ep.port))).await
     {
         Err(_) => return Err(timeout("resolving the host name")),
         Ok(Err(source)) => return Err(EngineError::Dns { host: ep.host.clone(), source }),
         Ok(Ok(a)) => a.collect::<Vec<_>>(),
     };
+    if addrs.is_empty() {
+        let source = io::Error::new(io::ErrorKind::NotFound, "no address for host");
+        return Err(EngineError::Dns { host: ep.host.clone(), source });
+    }
+    let shown: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+    steps.done(Step::Resolve, started, format!("{} -> {}", ep.host, shown.join(", ")));
+    let started = Instant::now();
     let mut last = None;
     for addr in addrs {
         match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
             Err(_) => return Err(timeout("connecting")),
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
+                steps.done(Step::Connect, started, format!("TCP {addr}"));
                 return Ok(s);
             }
             Ok(Err(e)) => last = Some(e),

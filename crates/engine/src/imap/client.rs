@@ -8,7 +8,7 @@
 //!
 //! RFC 3501 sections 6.1-6.2 (CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE), RFC 4959 (SASL-IR).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mailsync_proto::imap::command::Command;
 use mailsync_proto::imap::{
@@ -20,6 +20,7 @@ use mailsync_proto::Secret;
 
 use crate::auth::Credentials;
 use crate::endpoint::{Endpoint, Security};
+use crate::steps::{NoSteps, Step, Steps};
 use crate::transport::{greeting_error, Pace, Transport};
 use crate::EngineError;
 
@@ -78,7 +79,17 @@ impl ImapClient {
         creds: &Credentials,
         max_response: usize,
     ) -> Result<ImapClient, EngineError> {
-        let t = Transport::connect(ep).await?;
+        ImapClient::connect_with(ep, Some(creds), max_response, &mut NoSteps).await
+    }
+
+    /// [`ImapClient::connect`], reporting each step to `steps`; without `creds`, it stops before the login.
+    pub async fn connect_with(
+        ep: &Endpoint,
+        creds: Option<&Credentials>,
+        max_response: usize,
+        steps: &mut dyn Steps,
+    ) -> Result<ImapClient, EngineError> {
+        let t = Transport::connect_with(ep, steps).await?;
         let config = SessionConfig { max_response_size: max_response, ..SessionConfig::default() };
         let pace = Pace::start(ep.timeouts.greeting, ep.timeouts.min_rate);
         let mut c = ImapClient {
@@ -93,7 +104,9 @@ impl ImapClient {
         };
         let preauth = c.greeting(ep).await?;
         if ep.security == Security::StartTls {
+            let started = Instant::now();
             c = c.starttls().await?;
+            steps.done(Step::StartTls, started, format!("upgraded; certificate verified for {}", ep.host));
         }
         if preauth {
             if !c.t.is_encrypted() {
@@ -101,8 +114,10 @@ impl ImapClient {
                     c.protocol("server pre-authenticated an unencrypted connection; refusing to use it")
                 );
             }
-        } else {
+        } else if let Some(creds) = creds {
+            let started = Instant::now();
             c.login(creds).await?;
+            steps.done(Step::Login, started, creds.accepted());
         }
         Ok(c)
     }

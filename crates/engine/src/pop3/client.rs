@@ -11,6 +11,8 @@
 //! RFC 1939 sections 4-7, RFC 2449 (CAPA, PIPELINING, response codes), RFC 2595 section 4 (STLS), RFC 5034
 //! (AUTH), RFC 3206 (SYS and AUTH codes).
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use mailsync_proto::pop3::{
     Capabilities, CommandId, InitialResponse, Pop3Command, Pop3Config, Pop3Error, Pop3Event, Pop3Session,
@@ -21,6 +23,7 @@ use mailsync_proto::Secret;
 
 use crate::auth::Credentials;
 use crate::endpoint::{Endpoint, Security};
+use crate::steps::{NoSteps, Step, Steps};
 use crate::transport::{greeting_error, Pace, Transport};
 use crate::EngineError;
 
@@ -79,7 +82,19 @@ impl Pop3Client {
         max_message: usize,
         method: PasswordMethod,
     ) -> Result<Pop3Client, EngineError> {
-        let t = Transport::connect(ep).await?;
+        Pop3Client::connect_steps(ep, Some(creds), max_message, method, &mut NoSteps).await
+    }
+
+    /// [`Pop3Client::connect_with`], reporting each step to `steps`; without `creds`, it stops before the
+    /// login.
+    pub async fn connect_steps(
+        ep: &Endpoint,
+        creds: Option<&Credentials>,
+        max_message: usize,
+        method: PasswordMethod,
+        steps: &mut dyn Steps,
+    ) -> Result<Pop3Client, EngineError> {
+        let t = Transport::connect_with(ep, steps).await?;
         let config = Pop3Config { max_body: max_message, ..Pop3Config::default() };
         let mut c = Pop3Client {
             t,
@@ -93,10 +108,20 @@ impl Pop3Client {
         // CAPA is optional (RFC 2449); a server without it still works with USER/PASS.
         let _ = c.run(Pop3Command::Capa).await?;
         if ep.security == Security::StartTls {
+            let started = Instant::now();
             c = c.stls().await?;
+            steps.done(
+                Step::StartTls,
+                started,
+                format!("upgraded with STLS; certificate verified for {}", ep.host),
+            );
             let _ = c.run(Pop3Command::Capa).await?;
         }
-        c.login(creds, method).await?;
+        if let Some(creds) = creds {
+            let started = Instant::now();
+            c.login(creds, method).await?;
+            steps.done(Step::Login, started, creds.accepted());
+        }
         Ok(c)
     }
 
