@@ -20,7 +20,9 @@ use mailsync_proto::imap::{BytesMut, Framer};
 /// `HEADER.FIELDS.NOT (...)` to `HEADER`; drops a whole `[CAPABILITY ...]` code over one atom it
 /// dislikes (IMAP4rev1 missing, an 8-bit byte, a doubled space); reads a reversed range such as
 /// `43:1` as empty where RFC 3501 section 9 says it equals `1:43`; and turns a FETCH item it cannot
-/// parse (e.g. FLAGS with an 8-bit keyword) into `Unknown`, losing it.
+/// parse (e.g. FLAGS with an 8-bit keyword) into `Unknown`, losing it. And in the other direction: ours steps
+/// over an item whose value breaks the grammar (a UID or MODSEQ of 0, Zoho's `MODSEQ (-1)`), naming it in
+/// `Fetch::malformed` and leaving it out, where imap-proto keeps the invalid value.
 fn known_difference(frame: &[u8], ours: &str, theirs: &str) -> bool {
     let has = |needle: &[u8]| frame.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
     let dropped_capability_code = ours.contains("code: Known(\"CAPABILITY") && theirs.contains("code: None");
@@ -29,10 +31,16 @@ fn known_difference(frame: &[u8], ours: &str, theirs: &str) -> bool {
             let none = format!("{k}: None");
             theirs.contains(&none) && !ours.contains(&none)
         });
+    let stepped_over_item = ours.starts_with("Fetch(")
+        && ["uid", "flags", "size", "internal_date", "modseq"].iter().any(|k| {
+            let none = format!("{k}: None");
+            ours.contains(&none) && !theirs.contains(&none)
+        });
     has(b"\\")
         || has(b"HEADER.FIELDS")
         || dropped_capability_code
         || dropped_fetch_item
+        || stepped_over_item
         || has_reversed_range(frame)
 }
 
