@@ -149,7 +149,74 @@ fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A config-file-shaped text: table headers and keys of the schema with values of any type, names and
+    /// strings with control characters, path parts and quotes, and some lines of junk.
+    fn config_text() -> impl Strategy<Value = String> {
+        let name = prop::sample::select(vec!["w", "../../etc/x", "a b", "\\u0007", "me@x.com", "INBOX", ""]);
+        let table = (name, prop::sample::select(vec!["", ".imap", ".pop3", ".smtp", ".imapp"]))
+            .prop_map(|(n, t)| format!("[accounts.\"{n}\"{t}]"));
+        let key = prop::sample::select(vec![
+            "preset",
+            "user",
+            "auth",
+            "password_command",
+            "password_env",
+            "token_command",
+            "command_timeout",
+            "ca_file",
+            "client_id",
+            "tenant",
+            "scopes",
+            "authority",
+            "host",
+            "port",
+            "security",
+            "timeout",
+            "include",
+            "exclude",
+            "leave_on_server",
+            "delete_after_days",
+            "allow_plaintext",
+            "apop",
+            "bogus",
+        ]);
+        let value = prop_oneof![
+            "[ -~]{0,12}".prop_map(|s| format!("{:?}", s)),
+            prop::sample::select(vec![
+                "\"a\\nb\"",
+                "\"\\u001b[2J\"",
+                "\"outlook\"",
+                "\"xoauth2\"",
+                "\"tls\""
+            ])
+            .prop_map(str::to_owned),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            prop::collection::vec("[a-z*]{0,4}", 0..3).prop_map(|v| format!("{v:?}")),
+        ];
+        let line = prop_oneof![
+            4 => (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+            2 => table,
+            1 => "[ -~]{0,20}",
+        ];
+        prop::collection::vec(line, 0..24).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        /// Whatever a config file holds, loading it never panics, and a refusal is one line naming the file.
+        #[test]
+        fn any_config_text_loads_or_is_refused_in_one_line(text in config_text()) {
+            if let Err(e) = Config::parse(Path::new("/cfg/config.toml"), &text) {
+                let msg = e.to_string();
+                prop_assert!(msg.starts_with("/cfg/config.toml"), "{msg}");
+                prop_assert!(!msg.contains('\n'), "{msg}");
+            }
+        }
+    }
 
     fn error(text: &str) -> String {
         match Config::parse(Path::new("/cfg/config.toml"), text) {
