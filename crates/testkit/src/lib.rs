@@ -8,7 +8,8 @@
 //! independent, deliberately simple IMAP/POP3 client (the oracle that the sync engine's results are checked
 //! against); XOAUTH2 through Dovecot's oauth2 passdb with tokens signed by the instance's own key (`oauth2`); a
 //! private Postfix (submission with STARTTLS and SASL, delivery by LMTP into the Dovecot: `postfix`); a
-//! rewriting proxy in front of the Dovecot that turns its answers into a buggy server's (`proxy`); and
+//! rewriting proxy in front of the Dovecot that turns its answers into a buggy server's (`proxy`); a link
+//! simulator that adds delay, a rate cap and cuts between client and server (`link`); and
 //! stopping every process of an instance when dropped.
 //!
 //! Must never: listen anywhere but 127.0.0.1, touch the system Dovecot's files, leave a process behind, or skip a
@@ -22,6 +23,7 @@ mod device;
 mod dovecot;
 mod error;
 mod fixtures;
+pub mod link;
 mod maildir;
 pub mod oauth2;
 pub mod oracle;
