@@ -181,8 +181,8 @@ fn an_unknown_key_names_file_line_and_table() {
     let line = config_failure(&s.run(&["account", "list"]));
     let expected = format!(
         "mailsync: {}:7:1: unknown field `pasword_env` in accounts.work (expected one of `preset`, `user`, \
-         `auth`, `password_command`, `password_env`, `token_command`, `command_timeout`, `ca_file`, `client_id`, \
-         `tenant`, `scopes`, `authority`, `imap`, `pop3`, `smtp`)",
+         `auth`, `password_command`, `password_env`, `token_command`, `command_timeout`, `reconnect_attempts`, \
+         `ca_file`, `client_id`, `tenant`, `scopes`, `authority`, `imap`, `pop3`, `smtp`)",
         path.display()
     );
     assert_eq!(line, expected);

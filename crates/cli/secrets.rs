@@ -267,6 +267,7 @@ mod tests {
             password,
             token_command: token_command.map(str::to_owned),
             command_timeout: crate::config::effective::DEFAULT_COMMAND_TIMEOUT,
+            reconnect_attempts: 5,
             client_id: None,
             tenant: "common".into(),
             scopes: oauth::scopes(None).unwrap_or_default(),

@@ -17,7 +17,7 @@ use mailsync_engine::imap::{
 };
 use mailsync_engine::pop3::sync::sync_pop3 as sync_pop3_engine;
 use mailsync_engine::pop3::{PasswordMethod, Pop3Mode, Pop3Report, Pop3SyncConfig};
-use mailsync_engine::{Credentials, EngineError, StoreHandle};
+use mailsync_engine::{Credentials, EngineError, Reconnect, Renew, StoreHandle};
 use mailsync_store::Store;
 use serde::Serialize;
 
@@ -250,6 +250,8 @@ async fn sync_pop3(
         account: account.name.clone(),
         endpoint: pop3.to_endpoint(),
         credentials: credentials(account)?,
+        renew: renewal(account),
+        reconnect: reconnect(account),
         password_method: if o.apop { PasswordMethod::Apop } else { PasswordMethod::Auto },
         mode,
         force_delete_without_uidl: args.force_delete_without_uidl,
@@ -289,6 +291,8 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             gaps_waiting: u64,
             #[serde(skip_serializing_if = "is_zero")]
             warnings: u64,
+            #[serde(skip_serializing_if = "is_zero")]
+            reconnects: u64,
             mode: String,
             #[serde(skip_serializing_if = "Option::is_none")]
             note: Option<&'a str>,
@@ -310,6 +314,7 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             gaps: r.gaps,
             gaps_waiting: r.gaps_waiting,
             warnings: r.warnings,
+            reconnects: r.reconnects,
             mode: mode_word(mode),
             note: r.note.as_deref(),
             dry_run,
@@ -330,6 +335,9 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             line.push_str(&format!("; {} already stored via IMAP or another UIDL", r.already_stored));
         }
         line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
+        if r.reconnects > 0 {
+            line.push_str(&format!(", reconnected {} times", r.reconnects));
+        }
         if let Some(note) = &r.note {
             line.push_str(&format!(" ({note})"));
         }
@@ -356,9 +364,10 @@ async fn sync_imap(
         account: account.name.clone(),
         endpoint: imap.to_endpoint(),
         credentials,
+        renew: renewal(account),
         filter: FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?,
         dry_run,
-        limits: Limits::default(),
+        limits: Limits { reconnect: reconnect(account), ..Limits::default() },
         now: unix_now(),
         retry_gaps: args.retry,
     };
@@ -387,6 +396,21 @@ async fn sync_imap(
     Ok(())
 }
 
+/// How a sync of the account gets past a dropped link (`reconnect_attempts`).
+fn reconnect(account: &EffectiveAccount) -> Reconnect {
+    Reconnect { attempts: account.reconnect_attempts, ..Reconnect::default() }
+}
+
+/// How a reconnect gets fresh credentials: a new OAuth2 access token (from token_command, or the stored
+/// sign-in, refreshed when close to expiry); a password does not change.
+pub fn renewal(account: &EffectiveAccount) -> Option<Renew> {
+    if account.auth != AuthMethod::XOAuth2 {
+        return None;
+    }
+    let account = account.clone();
+    Some(Renew(std::sync::Arc::new(move || credentials(&account).map_err(|e| format!("{e:#}")))))
+}
+
 /// The account's credentials, from its configured source. Never from argv.
 pub fn credentials(account: &EffectiveAccount) -> anyhow::Result<Credentials> {
     Ok(match account.auth {
@@ -399,8 +423,25 @@ pub fn credentials(account: &EffectiveAccount) -> anyhow::Result<Credentials> {
     })
 }
 
-/// The folders a run did not sync or did not remove, and the local folders it removed: one summary each.
+/// The folders a run did not sync or did not remove, and the local folders it removed: one summary each; and
+/// how often the run reconnected, when it did.
 fn print_deleted(report: &AccountReport, out: Output, dry_run: bool) -> anyhow::Result<()> {
+    if report.reconnects > 0 {
+        if out.is_json() {
+            #[derive(Serialize)]
+            struct Reconnects<'a> {
+                account: &'a str,
+                via: &'static str,
+                reconnects: u64,
+            }
+            out.json(&Reconnects { account: &report.account, via: "imap", reconnects: report.reconnects })?;
+        } else {
+            out.line(&format!(
+                "{} imap: reconnected {} times after the connection failed; carried on from what was stored",
+                report.account, report.reconnects
+            ))?;
+        }
+    }
     for (folder, why) in &report.skipped_folders {
         if out.is_json() {
             print_summary(

@@ -147,6 +147,8 @@ pub struct EffectiveAccount {
     pub token_command: Option<String>,
     /// How long `password_command` or `token_command` may take.
     pub command_timeout: std::time::Duration,
+    /// Reconnects in a row without progress before a sync gives up.
+    pub reconnect_attempts: u32,
     /// The user's OAuth2 application (client) ID.
     pub client_id: Option<String>,
     /// The identity tenant for OAuth2 (default `common`).

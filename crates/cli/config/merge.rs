@@ -169,6 +169,17 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
             ))
         }
     };
+    let reconnect_attempts = match cfg.reconnect_attempts {
+        None => mailsync_engine::Reconnect::default().attempts,
+        Some(n) if (0..=100).contains(&n) => u32::try_from(n).unwrap_or(5),
+        Some(n) => {
+            return Err(Problem::new(
+                &key("reconnect_attempts"),
+                format!("invalid reconnect_attempts {n}"),
+                "expected 0 to 100",
+            ))
+        }
+    };
     let client_id = one_line(&cfg.client_id, &key("client_id"), "your application (client) ID")?;
     let tenant = non_blank(&cfg.tenant, &key("tenant"), "common, consumers, organizations or a tenant ID")?;
     if let Some(t) = &tenant {
@@ -263,6 +274,7 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
         password,
         token_command,
         command_timeout,
+        reconnect_attempts,
         client_id,
         tenant: tenant.unwrap_or_else(|| "common".to_owned()),
         scopes,

@@ -40,6 +40,8 @@ pub struct AccountConfig {
     /// Seconds `password_command` or `token_command` may take before it is stopped (default 120: time to
     /// answer a pinentry prompt).
     pub command_timeout: Option<i64>,
+    /// Reconnects in a row without progress before a sync gives up (default 5; 0: never reconnect).
+    pub reconnect_attempts: Option<i64>,
     /// An extra trusted CA (PEM) for every endpoint of the account.
     pub ca_file: Option<PathBuf>,
     /// The OAuth2 application (client) ID the user registered, for `mailsync auth login`.

@@ -1,6 +1,8 @@
 //! Credentials as the engine receives them: who logs in, and with what secret. The CLI obtains the secret
 //! (password command, environment, prompt, OAuth2 token); the engine only ever puts it on an encrypted wire.
 
+use std::sync::Arc;
+
 use mailsync_proto::Secret;
 
 /// How to authenticate.
@@ -38,5 +40,23 @@ impl Credentials {
             Credentials::Password { user, .. } => format!("password accepted for {user}"),
             Credentials::OAuth2 { user, .. } => format!("OAuth2 token (XOAUTH2) accepted for {user}"),
         }
+    }
+}
+
+/// Gets fresh credentials for a reconnect (an OAuth2 access token lasts about an hour; a long run or a watch
+/// outlives it). The CLI's source: the token command, or the stored sign-in, refreshed when close to expiry.
+#[derive(Clone)]
+pub struct Renew(pub Arc<dyn Fn() -> Result<Credentials, String> + Send + Sync>);
+
+impl std::fmt::Debug for Renew {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renew(..)")
+    }
+}
+
+impl Renew {
+    /// Fresh credentials.
+    pub fn get(&self) -> Result<Credentials, String> {
+        (self.0)()
     }
 }

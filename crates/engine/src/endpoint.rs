@@ -97,3 +97,49 @@ impl Endpoint {
         format!("{}:{}", self.host, self.port)
     }
 }
+
+/// How a run gets past a dropped link: reconnect after a growing, jittered wait, and give up only after
+/// `attempts` tries in a row that made no progress (anything committed resets the count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconnect {
+    /// Tries in a row without progress before the run gives up.
+    pub attempts: u32,
+    /// The first wait; each further try waits twice as long (with a random part), up to `cap`.
+    pub base: Duration,
+    /// The longest wait.
+    pub cap: Duration,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Reconnect { attempts: 5, base: Duration::from_secs(1), cap: Duration::from_secs(60) }
+    }
+}
+
+impl Reconnect {
+    /// The wait before try number `n` (1 for the first reconnect): `base * 2^(n-1)`, capped, and drawn
+    /// between half of that and all of it so that many clients do not come back at once.
+    pub fn wait(&self, n: u32) -> Duration {
+        let full = self.base.saturating_mul(1u32 << n.saturating_sub(1).min(16)).min(self.cap);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let jitter = 0.5 + f64::from(nanos % 1000) / 2000.0;
+        full.mul_f64(jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_twice_as_long_up_to_the_cap_with_a_random_half() {
+        let r = Reconnect { attempts: 5, base: Duration::from_millis(100), cap: Duration::from_millis(1000) };
+        for (n, full) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (30, 1000)] {
+            let w = r.wait(n);
+            assert!(w >= Duration::from_millis(full / 2) && w <= Duration::from_millis(full), "{n}: {w:?}");
+        }
+    }
+}

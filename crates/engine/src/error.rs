@@ -64,6 +64,9 @@ pub enum EngineError {
     /// all...): what depends on them is not done.
     #[error("{protocol} server {addr}: {detail}")]
     Inconsistent { protocol: &'static str, addr: String, detail: String },
+    /// The server said BYE and closed the connection (a restart, an idle timeout, too many connections).
+    #[error("{protocol} server {addr} closed the connection: BYE {text}")]
+    Bye { protocol: &'static str, addr: String, text: String },
     /// The server asked us to slow down (Exchange's "Request is throttled").
     #[error("{addr} throttled the connection; suggested back-off {millis} ms")]
     Throttled { addr: String, millis: u64 },
@@ -118,11 +121,31 @@ impl EngineError {
             }
             PlaintextRefused { .. } | Config(_) => ErrorKind::Config,
             AuthRefused { .. } => ErrorKind::Auth,
-            Protocol { .. } | Refused { .. } | Inconsistent { .. } | Throttled { .. } => ErrorKind::Protocol,
+            Protocol { .. } | Refused { .. } | Inconsistent { .. } | Throttled { .. } | Bye { .. } => {
+                ErrorKind::Protocol
+            }
             Store(_) | LocalFile { .. } => ErrorKind::Local,
             Interrupted => ErrorKind::Interrupted,
             Internal(_) => ErrorKind::Internal,
         }
+    }
+
+    /// Whether a new connection may get past the error: the network failed or was too slow, the server said
+    /// BYE or asked to slow down. Not a refused login, a certificate, a setting, the store, or a server that
+    /// broke the protocol (it would again).
+    pub fn is_transient(&self) -> bool {
+        use EngineError::*;
+        matches!(
+            self,
+            Dns { .. }
+                | Connect { .. }
+                | Timeout { .. }
+                | TooSlow { .. }
+                | Closed { .. }
+                | Io { .. }
+                | Bye { .. }
+                | Throttled { .. }
+        )
     }
 
     /// Whether the error ends one folder's sync only: the connection is fine and the run goes on.

@@ -17,8 +17,8 @@ pub mod steps;
 pub mod transport;
 pub mod writer;
 
-pub use auth::Credentials;
-pub use endpoint::{Endpoint, Security, Timeouts};
+pub use auth::{Credentials, Renew};
+pub use endpoint::{Endpoint, Reconnect, Security, Timeouts};
 pub use error::{EngineError, ErrorKind};
 pub use steps::{NoSteps, Step, StepLog, Steps};
 pub use transport::Transport;

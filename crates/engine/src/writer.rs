@@ -25,6 +25,9 @@ pub struct StoreHandle {
     thread: Option<JoinHandle<Store>>,
     in_flight: VecDeque<oneshot::Receiver<Result<BatchOutcome, StoreError>>>,
     done: BatchOutcome,
+    /// Changes committed through this handle since it was made (messages, flags, removals, gaps): what a
+    /// run measures its progress by.
+    committed: u64,
 }
 
 impl StoreHandle {
@@ -40,7 +43,13 @@ impl StoreHandle {
                 store
             })
             .ok();
-        StoreHandle { tx: Some(tx), thread, in_flight: VecDeque::new(), done: BatchOutcome::default() }
+        StoreHandle {
+            tx: Some(tx),
+            thread,
+            in_flight: VecDeque::new(),
+            done: BatchOutcome::default(),
+            committed: 0,
+        }
     }
 
     async fn send(&self, job: Job) -> Result<(), EngineError> {
@@ -92,6 +101,11 @@ impl StoreHandle {
             self.done += outcome;
         }
         Ok(())
+    }
+
+    /// Changes committed through this handle so far (see the field); in-flight writes count once drained.
+    pub fn committed(&self) -> u64 {
+        self.committed
     }
 
     /// Waits for every submitted write; returns (and resets) the sum of their outcomes.

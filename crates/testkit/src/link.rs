@@ -89,7 +89,8 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// Starts a link from a new port on 127.0.0.1 to `target` (a port on 127.0.0.1).
     pub fn start(target: u16, spec: LinkSpec) -> Result<Link, HarnessError> {
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(HarnessError::io("binding", "127.0.0.1:0"))?;
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(HarnessError::io("binding", "127.0.0.1:0"))?;
         let port = listener.local_addr().map_err(HarnessError::io("binding", "127.0.0.1:0"))?.port();
         listener.set_nonblocking(true).map_err(HarnessError::io("configuring", "the link listener"))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -130,7 +131,9 @@ impl Link {
                         };
                         relay(client, server, spec, conn);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(2)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(2))
+                    }
                     Err(_) => return,
                 }
             }
@@ -183,10 +186,7 @@ struct Shared {
 fn relay(client: TcpStream, server: TcpStream, spec: LinkSpec, conn: Shared) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let pairs = [
-        (client.try_clone(), server.try_clone()),
-        (server.try_clone(), client.try_clone()),
-    ];
+    let pairs = [(client.try_clone(), server.try_clone()), (server.try_clone(), client.try_clone())];
     for (from, to) in pairs {
         let (Ok(from), Ok(to)) = (from, to) else { return };
         let conn = conn.clone();

@@ -420,7 +420,7 @@ impl ImapClient {
         if let Some(wait) = suggested_backoff(&text) {
             return EngineError::Throttled { addr: self.addr.clone(), millis: millis(wait) };
         }
-        self.protocol(&format!("server closed the connection: BYE {text}"))
+        EngineError::Bye { protocol: "IMAP", addr: self.addr.clone(), text }
     }
 
     /// A protocol violation by this server: the connection is unusable.

@@ -185,7 +185,17 @@ pub async fn download(
         if tracker.in_flight() == 0 {
             break;
         }
-        let event = client.next_event("fetching messages").await?;
+        let event = match client.next_event("fetching messages").await {
+            Ok(ev) => ev,
+            Err(e) => {
+                // Every message received whole before the link failed is kept (the folder's cursor is not
+                // advanced): the next try goes on from there.
+                if !batch.new.is_empty() || !batch.unfetchable.is_empty() || !batch.retracted.is_empty() {
+                    store.submit(move |s| s.apply_imap_batch(batch)).await?;
+                }
+                return Err(e);
+            }
+        };
         if matches!(event, Event::Untagged(_)) {
             responses += 1;
             client.within(budget, responses, 0, "UID FETCH")?;

@@ -64,6 +64,8 @@ pub struct AccountReport {
     pub kept_folders: Vec<String>,
     /// Responses stepped over outside any folder (LIST, login).
     pub warnings: u64,
+    /// How many times the run reconnected (after a dropped link, a BYE, throttling) and carried on.
+    pub reconnects: u64,
 }
 
 impl AccountReport {
@@ -106,6 +108,8 @@ pub trait Observer: Send {
     fn folder_finished(&mut self, _report: &FolderReport) {}
     /// The server asked us to wait.
     fn throttled(&mut self, _wait: Duration) {}
+    /// The connection failed with `error`; the run reconnects after `wait`.
+    fn reconnecting(&mut self, _wait: Duration, _error: &crate::EngineError) {}
 }
 
 /// An observer that observes nothing.

@@ -34,8 +34,8 @@ use super::plan::{
     Scan, ServerListing,
 };
 use super::report::{AccountReport, FolderReport, Observer};
-use crate::auth::Credentials;
-use crate::endpoint::Endpoint;
+use crate::auth::{Credentials, Renew};
+use crate::endpoint::{Endpoint, Reconnect};
 use crate::integrity::{cursor_after, is_rename, listing_adds_up, FolderOutcome};
 use crate::writer::StoreHandle;
 use crate::EngineError;
@@ -53,9 +53,10 @@ pub struct Limits {
     pub pipeline: usize,
     /// The largest server response (so the largest message) accepted.
     pub max_response: usize,
-    /// How often a throttled run reconnects before giving up.
-    pub throttle_retries: u32,
-    /// The longest back-off honoured; a longer suggestion fails the run instead.
+    /// How a dropped link, a BYE or throttling is got past: reconnect and carry on from what is committed.
+    pub reconnect: Reconnect,
+    /// The longest back-off a server may ask for (Exchange's "Suggested Backoff Time"); a longer
+    /// suggestion fails the run instead.
     pub max_backoff: Duration,
 }
 
@@ -69,7 +70,7 @@ impl Default for Limits {
             fetch_chunk: 512,
             pipeline: 2,
             max_response: 256 << 20,
-            throttle_retries: 5,
+            reconnect: Reconnect::default(),
             max_backoff: Duration::from_secs(300),
         }
     }
@@ -84,6 +85,8 @@ pub struct ImapSyncConfig {
     pub endpoint: Endpoint,
     /// How to log in.
     pub credentials: Credentials,
+    /// Fresh credentials for a reconnect (OAuth2 tokens expire); `None`: the same ones again.
+    pub renew: Option<Renew>,
     /// Which folders to mirror.
     pub filter: FolderFilter,
     /// Plan and report without writing anything.
@@ -111,22 +114,7 @@ pub async fn sync_account(
         Ok(run) => run,
         Err(e) => return (report, Err(e)),
     };
-    let mut attempts = 0;
-    let result = loop {
-        match sync_once(store, cfg, obs, &mut report).await {
-            Err(EngineError::Throttled { addr, millis }) if attempts < cfg.limits.throttle_retries => {
-                let wait = Duration::from_millis(millis);
-                if wait > cfg.limits.max_backoff {
-                    break Err(EngineError::Throttled { addr, millis });
-                }
-                attempts += 1;
-                tracing::warn!(server = %addr, "throttled; waiting {millis} ms, then resuming");
-                obs.throttled(wait);
-                tokio::time::sleep(wait).await;
-            }
-            r => break r,
-        }
-    };
+    let result = resume(store, cfg, obs, &mut report).await;
     if let Some((run, lock)) = run {
         let (new, updated, removed, bytes, gaps, warnings) = report.totals();
         let summary = RunSummary {
@@ -146,6 +134,59 @@ pub async fn sync_account(
         }
     }
     (report, result)
+}
+
+/// Runs [`sync_once`] until it succeeds, reconnecting after transient failures (a dropped or slow link, a BYE,
+/// throttling) as `cfg.limits.reconnect` allows: each try carries on from what is committed, and the run gives
+/// up only after so many tries in a row that committed nothing, or on an error a new connection cannot fix.
+async fn resume(
+    store: &mut StoreHandle,
+    cfg: &ImapSyncConfig,
+    obs: &mut dyn Observer,
+    report: &mut AccountReport,
+) -> Result<(), EngineError> {
+    let mut credentials = cfg.credentials.clone();
+    let mut fruitless = 0u32;
+    // Folder passes cut short, by folder: what they committed is added to the folder's next pass.
+    let mut carried: BTreeMap<String, FolderReport> = BTreeMap::new();
+    let result = loop {
+        let before = store.committed();
+        let e = match sync_once(store, cfg, &credentials, obs, report, &mut carried).await {
+            Ok(()) => break Ok(()),
+            Err(e) if e.is_transient() => e,
+            Err(e) => break Err(e),
+        };
+        fruitless = if store.committed() > before { 1 } else { fruitless + 1 };
+        if fruitless > cfg.limits.reconnect.attempts {
+            break Err(e);
+        }
+        let wait = match &e {
+            EngineError::Throttled { millis, .. } => Duration::from_millis(*millis),
+            _ => cfg.limits.reconnect.wait(fruitless),
+        };
+        if wait > cfg.limits.max_backoff {
+            break Err(e);
+        }
+        report.reconnects += 1;
+        tracing::warn!("{e}; reconnecting in {:.1} s (carrying on from what is stored)", wait.as_secs_f64());
+        if matches!(e, EngineError::Throttled { .. }) {
+            obs.throttled(wait);
+        }
+        obs.reconnecting(wait, &e);
+        tokio::time::sleep(wait).await;
+        if let Some(renew) = &cfg.renew {
+            match renew.get() {
+                Ok(c) => credentials = c,
+                Err(why) => break Err(EngineError::Config(format!("renewing the credentials: {why}"))),
+            }
+        }
+    };
+    // Passes that never got to finish still count.
+    for (_, r) in carried {
+        obs.folder_finished(&r);
+        report.merge(r);
+    }
+    result
 }
 
 /// Takes the account's sync lock and records the start of the run (not in a dry run, which writes nothing).
@@ -173,10 +214,12 @@ struct Run<'a> {
 async fn sync_once(
     store: &mut StoreHandle,
     cfg: &ImapSyncConfig,
+    credentials: &Credentials,
     obs: &mut dyn Observer,
     report: &mut AccountReport,
+    carried: &mut BTreeMap<String, FolderReport>,
 ) -> Result<(), EngineError> {
-    let mut client = ImapClient::connect(&cfg.endpoint, &cfg.credentials, cfg.limits.max_response).await?;
+    let mut client = ImapClient::connect(&cfg.endpoint, credentials, cfg.limits.max_response).await?;
     let caps = client.capabilities().await?;
     let mut qresync = false;
     if caps.has("QRESYNC") && caps.has("ENABLE") {
@@ -219,9 +262,32 @@ async fn sync_once(
                 tracing::warn!("folder {}: {e}", f.name);
                 FolderReport { folder: f.name.clone(), error: Some(e.to_string()), ..FolderReport::default() }
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // What the folder committed before the failure still counts: with its next pass.
+                if let Ok(done) = run.store.drain().await {
+                    let partial = FolderReport {
+                        folder: f.name.clone(),
+                        new: done.new,
+                        updated: done.updated,
+                        removed: done.removed,
+                        gaps: done.unfetchable,
+                        seconds: start.elapsed().as_secs_f64(),
+                        error: Some(e.to_string()),
+                        ..FolderReport::default()
+                    };
+                    carried
+                        .entry(f.name.clone())
+                        .or_insert_with(|| FolderReport { folder: f.name.clone(), ..FolderReport::default() })
+                        .absorb(partial);
+                }
+                return Err(e);
+            }
         };
         r.seconds = start.elapsed().as_secs_f64();
+        if let Some(mut earlier) = carried.remove(&f.name) {
+            earlier.absorb(r);
+            r = earlier;
+        }
         obs.folder_finished(&r);
         report.merge(r);
     }

@@ -29,8 +29,8 @@ use super::plan::{
     merge_listings, plan_deletions, plan_download, vanished, Known, KnownUidls, Listed, Listing, Pop3Mode,
     CONTENT_IDENTITY,
 };
-use crate::auth::Credentials;
-use crate::endpoint::Endpoint;
+use crate::auth::{Credentials, Renew};
+use crate::endpoint::{Endpoint, Reconnect};
 use crate::imap::Observer;
 use crate::integrity::is_exchange_stand_in;
 use crate::writer::StoreHandle;
@@ -45,6 +45,10 @@ pub struct Pop3SyncConfig {
     pub endpoint: Endpoint,
     /// How to log in.
     pub credentials: Credentials,
+    /// Fresh credentials for a reconnect (OAuth2 tokens expire); `None`: the same ones again.
+    pub renew: Option<Renew>,
+    /// How a dropped link is got past (see [`Reconnect`]).
+    pub reconnect: Reconnect,
     /// APOP instead of USER/PASS.
     pub password_method: PasswordMethod,
     /// Keep, delete after N days, or delete.
@@ -89,6 +93,8 @@ pub struct Pop3Report {
     pub gaps_waiting: u64,
     /// Listing lines that broke the protocol, and UIDLs listed twice (each logged).
     pub warnings: u64,
+    /// How many times the run reconnected after a dropped link and carried on.
+    pub reconnects: u64,
     /// Wall time.
     pub seconds: f64,
     /// Something worth saying (no UIDL support, ...).
@@ -111,10 +117,7 @@ pub async fn sync_pop3(
         Ok(r) => r,
         Err(e) => return (report, Err(e)),
     };
-    let result = match client {
-        Ok(c) => run_once(c, store, cfg, obs, run.as_ref().map(|(a, _, _)| *a), &mut report).await,
-        Err(e) => Err(e),
-    };
+    let result = resume(client, store, cfg, obs, run.as_ref().map(|(a, _, _)| *a), &mut report).await;
     report.seconds = start.elapsed().as_secs_f64();
     if let Some((_, run, lock)) = run {
         let e = finish(store, run, &report, &result).await;
@@ -122,6 +125,63 @@ pub async fn sync_pop3(
         return (report, result.and(e));
     }
     (report, result)
+}
+
+/// Runs [`run_once`] until it succeeds, reconnecting after a dropped or slow link as `cfg.reconnect` allows:
+/// each try carries on from what is committed (stored UIDLs are not downloaded again; deletions are only
+/// ever of committed copies), and the run gives up after so many tries in a row that committed nothing.
+async fn resume(
+    first: Result<Pop3Client, EngineError>,
+    store: &mut StoreHandle,
+    cfg: &Pop3SyncConfig,
+    obs: &mut dyn Observer,
+    account: Option<AccountId>,
+    report: &mut Pop3Report,
+) -> Result<(), EngineError> {
+    let mut credentials = cfg.credentials.clone();
+    let mut next = Some(first);
+    let mut fruitless = 0u32;
+    loop {
+        let before = store.committed();
+        let attempt = match next.take() {
+            Some(c) => c,
+            None => {
+                Pop3Client::connect_with(&cfg.endpoint, &credentials, cfg.max_message, cfg.password_method)
+                    .await
+            }
+        };
+        let e = match attempt {
+            Ok(c) => match run_once(c, store, cfg, obs, account, report).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        // What this try committed before it failed still counts.
+        let done = store.drain().await?;
+        report.new += done.new;
+        report.already_stored += done.deduplicated;
+        report.gaps += done.unfetchable;
+        if !e.is_transient() {
+            return Err(e);
+        }
+        fruitless = if store.committed() > before { 1 } else { fruitless + 1 };
+        if fruitless > cfg.reconnect.attempts {
+            return Err(e);
+        }
+        let wait = match &e {
+            EngineError::Throttled { millis, .. } => std::time::Duration::from_millis(*millis),
+            _ => cfg.reconnect.wait(fruitless),
+        };
+        report.reconnects += 1;
+        tracing::warn!("{e}; reconnecting in {:.1} s (carrying on from what is stored)", wait.as_secs_f64());
+        obs.reconnecting(wait, &e);
+        tokio::time::sleep(wait).await;
+        if let Some(renew) = &cfg.renew {
+            credentials =
+                renew.get().map_err(|why| EngineError::Config(format!("renewing the credentials: {why}")))?;
+        }
+    }
 }
 
 /// The account, a new run record and the account's sync lock, or nothing in a dry run (which writes nothing).
@@ -205,7 +265,7 @@ async fn run_once(
     for p in &listing.problems {
         tracing::warn!(server = %cfg.endpoint.addr(), "{p}");
     }
-    report.warnings = u64::try_from(listing.problems.len()).unwrap_or(u64::MAX);
+    report.warnings = report.warnings.max(u64::try_from(listing.problems.len()).unwrap_or(u64::MAX));
     report.listed = u64::try_from(listing.messages.len()).unwrap_or(u64::MAX);
     if !listing.has_uidl {
         report.note = Some("server has no UIDL: every message is fetched and matched by content; nothing is deleted unless forced".into());
@@ -224,10 +284,10 @@ async fn run_once(
         let total: u64 = todo.iter().map(|l| l.size).sum();
         obs.folder_started("INBOX", u64::try_from(todo.len()).unwrap_or(u64::MAX), total);
         got = download(&mut c, store, cfg, a, &todo, obs, &known).await?;
-        report.new = got.new;
-        report.already_stored = got.already_stored;
-        report.bytes = got.bytes;
-        report.gaps = got.gaps;
+        report.new += got.new;
+        report.already_stored += got.already_stored;
+        report.bytes += got.bytes;
+        report.gaps += got.gaps;
     }
 
     // What the store holds now: committed, and durable (synchronous = FULL). (When nothing was downloaded,
@@ -241,7 +301,7 @@ async fn run_once(
     };
     let seen: HashSet<Uidl> = got.identities.values().cloned().collect();
     let gone = vanished(&listing, known_after, &seen);
-    report.vanished = u64::try_from(gone.len()).unwrap_or(u64::MAX);
+    report.vanished += u64::try_from(gone.len()).unwrap_or(u64::MAX);
     if let (Some(a), false) = (account, cfg.dry_run || gone.is_empty()) {
         let now = cfg.now;
         store.call(move |s| s.mark_pop3_deleted(a, &gone, now)).await?;
@@ -280,7 +340,7 @@ async fn run_once(
     }
     let applied = c.quit().await?;
     if applied && !deleted.is_empty() {
-        report.deleted_on_server = u64::try_from(deleted.len()).unwrap_or(u64::MAX);
+        report.deleted_on_server += u64::try_from(deleted.len()).unwrap_or(u64::MAX);
         if let Some(a) = account {
             let now = cfg.now;
             store.call(move |s| s.mark_pop3_deleted(a, &deleted, now)).await?;
@@ -379,7 +439,16 @@ async fn download(
         }
         let Some(l) = in_flight.pop_front() else { break };
         in_flight_bytes = in_flight_bytes.saturating_sub(l.size);
-        let r = c.next_reply("to RETR").await?;
+        let r = match c.next_reply("to RETR").await {
+            Ok(r) => r,
+            Err(e) => {
+                // Every message received whole before the link failed is kept: the next try goes on from there.
+                if !batch.new.is_empty() || !batch.gaps.is_empty() {
+                    store.submit(move |s| s.apply_pop3_batch(account, batch)).await?;
+                }
+                return Err(e);
+            }
+        };
         let raw =
             if r.ok { Some(same_bytes_as_stored(store, l, r.body.unwrap_or_default()).await?) } else { None };
         // The identity the message is stored (or recorded as a gap) under.

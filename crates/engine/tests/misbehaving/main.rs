@@ -3,6 +3,7 @@
 //! `sync_pop3`. One test per integrity rule of `mailsync_engine::integrity`, each checking the store, the
 //! server's end state and the report.
 
+mod cut_links;
 mod imap;
 mod pop3;
 mod support;

@@ -11,7 +11,7 @@ use mailsync_engine::imap::{
 };
 use mailsync_engine::pop3::sync::sync_pop3;
 use mailsync_engine::pop3::{PasswordMethod, Pop3Mode, Pop3Report, Pop3SyncConfig};
-use mailsync_engine::{Credentials, Endpoint, EngineError, Security, StoreHandle, Timeouts};
+use mailsync_engine::{Credentials, Endpoint, EngineError, Reconnect, Security, StoreHandle, Timeouts};
 use mailsync_store::Store;
 use mailsync_testkit::oracle::{OracleImap, OraclePop3};
 use mailsync_testkit::{Dovecot, DovecotOptions, Profile};
@@ -49,9 +49,10 @@ impl World {
             account: "t".into(),
             endpoint: self.endpoint(port),
             credentials: self.credentials(),
+            renew: None,
             filter: FolderFilter::default(),
             dry_run: false,
-            limits: Limits::default(),
+            limits: Limits { reconnect: fast_reconnect(), ..Limits::default() },
             now: now(),
             retry_gaps: false,
         }
@@ -63,6 +64,8 @@ impl World {
             account: "t".into(),
             endpoint: self.endpoint(port),
             credentials: self.credentials(),
+            renew: None,
+            reconnect: fast_reconnect(),
             password_method: PasswordMethod::Auto,
             mode,
             force_delete_without_uidl: false,
@@ -122,7 +125,14 @@ impl World {
 
     /// What the store holds for IMAP folder `folder`: UID -> bytes.
     pub fn stored(&self, folder: &str) -> BTreeMap<u32, Vec<u8>> {
-        let store = self.store();
+        stored_in(&self.db(), folder)
+    }
+}
+
+/// What the store at `db` holds for IMAP folder `folder`: UID -> bytes.
+pub fn stored_in(db: &Path, folder: &str) -> BTreeMap<u32, Vec<u8>> {
+    {
+        let store = Store::open(db).unwrap();
         let Some(account) = store.find_account("t").unwrap() else { return BTreeMap::new() };
         let Some(mb) = store.mailboxes(account).unwrap().into_iter().find(|m| m.name == folder) else {
             return BTreeMap::new();
@@ -137,7 +147,21 @@ impl World {
             })
             .collect()
     }
+}
 
+/// Every POP3 message body in the store at `db`.
+pub fn pop3_bodies(db: &Path) -> std::collections::BTreeSet<Vec<u8>> {
+    let store = Store::open(db).unwrap();
+    let Some(account) = store.find_account("t").unwrap() else { return Default::default() };
+    store
+        .pop3_known_uidls(account)
+        .unwrap()
+        .into_values()
+        .map(|row| store.raw(row.message).unwrap())
+        .collect()
+}
+
+impl World {
     /// The gaps of IMAP folder `folder`: UID -> (reason, attempts).
     pub fn gaps(&self, folder: &str) -> BTreeMap<u32, (String, u32)> {
         let store = self.store();
@@ -168,6 +192,11 @@ impl World {
         v.sort();
         v
     }
+}
+
+/// Reconnects as a run would, with the waits scaled down to milliseconds.
+pub fn fast_reconnect() -> Reconnect {
+    Reconnect { attempts: 6, base: Duration::from_millis(10), cap: Duration::from_millis(100) }
 }
 
 pub fn now() -> i64 {
