@@ -3,15 +3,21 @@
 //! standard input closes or it is signalled. The instance and every process of it stop when it exits.
 //!
 //! Usage: mailsync-testserver --env FILE [--profile dovecot|outlook] [--seed-demo] [--corpus N [--seed S]]
+//!        [--folders F] [--rtt MS] [--mbps R]
 //!
 //! With `--corpus N`, N generated messages (the benchmark's realistic mix) go into INBOX (70%), Archive (20%)
-//! and Sent (10%) with assorted flags. Standard input then takes commands, one per line, each answered with
-//! a line `ok ...` on standard output: `add N` (N more generated messages into INBOX), `trim` (expunge what
-//! `add` put there), `quit`.
+//! and Sent (10%) with assorted flags; with `--folders F`, evenly into INBOX and F-1 more folders instead.
+//! With `--rtt MS` (and `--mbps R`), the IMAPS and POP3S ports written to the env file lead through a link
+//! simulator that adds that round-trip time (and caps each direction at R megabits per second); the direct
+//! ports are written as `DIRECT_IMAPS_PORT` and `DIRECT_POP3S_PORT`. Standard input then takes commands, one
+//! per line, each answered with a line `ok ...` on standard output: `add N` (N more generated messages into
+//! INBOX), `trim` (expunge what `add` put there), `flag` (toggle \Flagged on one message in every folder),
+//! `quit`.
 
 use std::io::{BufRead, Write};
 
 use mailsync_testkit::corpus::{message, SizeMix};
+use mailsync_testkit::link::{Faults, Link, LinkSpec};
 use mailsync_testkit::{Dovecot, DovecotOptions, Flag, Profile};
 use nix::sys::signal::{killpg, SigSet, Signal};
 use nix::unistd::Pid;
@@ -50,13 +56,48 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let seed: u64 = value("--seed").map(|s| s.parse()).transpose()?.unwrap_or(42);
     let corpus: u64 = value("--corpus").map(|s| s.parse()).transpose()?.unwrap_or(0);
+    let folders = match value("--folders").map(|s| s.parse::<u64>()).transpose()? {
+        Some(f) if f >= 1 => {
+            let names: Vec<String> =
+                std::iter::once("INBOX".to_owned()).chain((1..f).map(|i| format!("Folder {i:03}"))).collect();
+            for name in names.iter().skip(1) {
+                d.create_folder("alice", name)?;
+            }
+            names
+        }
+        _ => Vec::new(),
+    };
     if corpus > 0 {
-        seed_corpus(&d, seed, corpus)?;
+        if folders.is_empty() {
+            seed_corpus(&d, seed, corpus)?;
+        } else {
+            seed_spread(&d, seed, corpus, &folders)?;
+        }
     }
-    let p = d.ports();
+    let all_folders: Vec<String> =
+        if folders.is_empty() { ["INBOX", "Archive", "Sent"].map(str::to_owned).to_vec() } else { folders.clone() };
+    let mut p = d.ports();
+    let (direct_imaps, direct_pop3s) = (p.imaps, p.pop3s);
+    let rtt: Option<u64> = value("--rtt").map(|s| s.parse()).transpose()?;
+    let mbps: Option<f64> = value("--mbps").map(|s| s.parse()).transpose()?;
+    let mut links = Vec::new();
+    if rtt.is_some() || mbps.is_some() {
+        let spec = LinkSpec {
+            rtt: std::time::Duration::from_millis(rtt.unwrap_or(0)),
+            rate: mbps.map(|m| (m * 1_000_000.0 / 8.0) as u64),
+            faults: Faults::None,
+        };
+        let imaps = Link::start(p.imaps, spec)?;
+        let pop3s = Link::start(p.pop3s, spec)?;
+        p.imaps = imaps.port();
+        p.pop3s = pop3s.port();
+        links.push(imaps);
+        links.push(pop3s);
+    }
     let env = format!(
         "DOVECOT_DIR='{dir}'\nDOVECOT_CONF='{conf}'\nCA_FILE='{ca}'\nIMAPS_PORT={imaps}\nIMAP_PORT={imap}\n\
-         POP3S_PORT={pop3s}\nPOP3_PORT={pop3}\nMAIL_USER=alice\nMAIL_PASSWORD='{pw}'\nDOVECOT_PID={pid}\n",
+         POP3S_PORT={pop3s}\nPOP3_PORT={pop3}\nMAIL_USER=alice\nMAIL_PASSWORD='{pw}'\nDOVECOT_PID={pid}\n\
+         DIRECT_IMAPS_PORT={direct_imaps}\nDIRECT_POP3S_PORT={direct_pop3s}\nFOLDERS='{folders}'\n",
         dir = d.dir().display(),
         conf = d.config_path().display(),
         ca = d.ca_file().display(),
@@ -66,6 +107,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         pop3 = p.pop3,
         pw = d.password("alice"),
         pid = d.pid().unwrap_or(0),
+        folders = all_folders.join(","),
     );
     std::fs::write(&env_file, env)?;
     // Serve until the parent closes our stdin (or kills us; the instance's process group dies with it then).
@@ -89,26 +131,56 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 d.doveadm(&["expunge", "-u", "alice", "mailbox", "INBOX", "uid", &range], None)?;
                 writeln!(out, "ok trimmed")?;
             }
+            (Some("flag"), _) => {
+                // One message of every folder changes a flag: the cheapest real change a sync must see.
+                for folder in &all_folders {
+                    let first = d.messages("alice", folder)?.into_iter().next();
+                    if let Some(m) = first {
+                        if m.flags.iter().any(|f| f == "\\Flagged") {
+                            d.flags_remove("alice", folder, m.uid, &[Flag::Flagged])?;
+                        } else {
+                            d.flags_add("alice", folder, m.uid, &[Flag::Flagged])?;
+                        }
+                    }
+                }
+                writeln!(out, "ok flagged")?;
+            }
             (Some("quit"), _) => break,
             _ => writeln!(out, "error: unknown command {line:?}")?,
         }
         out.flush()?;
     }
+    drop(links);
     drop(d);
     Ok(())
+}
+
+/// `n` generated messages spread evenly over `folders`, with the same flags as [`seed_corpus`].
+fn seed_spread(d: &Dovecot, seed: u64, n: u64, folders: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let k = u64::try_from(folders.len()).unwrap_or(1).max(1);
+    for (j, folder) in folders.iter().enumerate() {
+        let j = u64::try_from(j).unwrap_or(0);
+        let msgs: Vec<(u64, Vec<u8>)> =
+            (0..n).filter(|i| i % k == j).map(|i| (i, message(seed, i, SizeMix::Realistic))).collect();
+        let refs: Vec<(&[u8], &[Flag])> = msgs.iter().map(|(i, m)| (m.as_slice(), flags_for(*i))).collect();
+        d.seed("alice", folder, &refs)?;
+    }
+    Ok(())
+}
+
+/// A third read, some flagged or answered.
+fn flags_for(i: u64) -> &'static [Flag] {
+    match i % 6 {
+        0 | 1 => &[Flag::Seen],
+        2 => &[Flag::Seen, Flag::Flagged],
+        3 => &[Flag::Seen, Flag::Answered],
+        _ => &[],
+    }
 }
 
 /// `n` generated messages: 70% INBOX, 20% Archive, 10% Sent; a third read, some flagged or answered.
 fn seed_corpus(d: &Dovecot, seed: u64, n: u64) -> Result<(), Box<dyn std::error::Error>> {
     const CHUNK: u64 = 500;
-    let flags_for = |i: u64| -> &'static [Flag] {
-        match i % 6 {
-            0 | 1 => &[Flag::Seen],
-            2 => &[Flag::Seen, Flag::Flagged],
-            3 => &[Flag::Seen, Flag::Answered],
-            _ => &[],
-        }
-    };
     let mut start = 0;
     while start < n {
         let end = (start + CHUNK).min(n);
