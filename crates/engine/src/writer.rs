@@ -5,7 +5,7 @@
 //! at most `MAX_IN_FLIGHT` unanswered batches), which is what keeps memory bounded by a few batches, not by
 //! the mailbox. Must never: reorder jobs (they run in the order sent), or swallow a store error.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::thread::JoinHandle;
 
 use mailsync_store::{AccountId, BatchOutcome, Protocol, RunId, Store, StoreError, SyncLock};
@@ -23,8 +23,11 @@ const MAX_IN_FLIGHT: usize = 2;
 pub struct StoreHandle {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<Store>>,
-    in_flight: VecDeque<oneshot::Receiver<Result<BatchOutcome, StoreError>>>,
+    in_flight: VecDeque<(Option<i64>, oneshot::Receiver<Result<BatchOutcome, StoreError>>)>,
     done: BatchOutcome,
+    /// Outcomes of writes submitted under a key (an IMAP run's mailbox), so that folders in progress at the
+    /// same time each get their own counts.
+    keyed: HashMap<i64, BatchOutcome>,
     /// Changes committed through this handle since it was made (messages, flags, removals, gaps): what a
     /// run measures its progress by.
     committed: u64,
@@ -48,6 +51,7 @@ impl StoreHandle {
             thread,
             in_flight: VecDeque::new(),
             done: BatchOutcome::default(),
+            keyed: HashMap::new(),
             committed: 0,
         }
     }
@@ -81,6 +85,21 @@ impl StoreHandle {
     where
         F: FnOnce(&mut Store) -> Result<BatchOutcome, StoreError> + Send + 'static,
     {
+        self.submit_under(None, f).await
+    }
+
+    /// [`StoreHandle::submit`], with the outcome kept under `key` (see [`StoreHandle::take_keyed`]).
+    pub async fn submit_keyed<F>(&mut self, key: i64, f: F) -> Result<(), EngineError>
+    where
+        F: FnOnce(&mut Store) -> Result<BatchOutcome, StoreError> + Send + 'static,
+    {
+        self.submit_under(Some(key), f).await
+    }
+
+    async fn submit_under<F>(&mut self, key: Option<i64>, f: F) -> Result<(), EngineError>
+    where
+        F: FnOnce(&mut Store) -> Result<BatchOutcome, StoreError> + Send + 'static,
+    {
         while self.in_flight.len() >= MAX_IN_FLIGHT {
             self.wait_one().await?;
         }
@@ -89,18 +108,36 @@ impl StoreHandle {
             let _ = reply.send(f(s));
         }))
         .await?;
-        self.in_flight.push_back(answer);
+        self.in_flight.push_back((key, answer));
         Ok(())
     }
 
     async fn wait_one(&mut self) -> Result<(), EngineError> {
-        if let Some(answer) = self.in_flight.pop_front() {
+        if let Some((key, answer)) = self.in_flight.pop_front() {
             let outcome = answer
                 .await
                 .map_err(|_| EngineError::Internal("the store writer thread stopped".into()))??;
-            self.done += outcome;
+            self.committed +=
+                outcome.new + outcome.updated + outcome.removed + outcome.unfetchable + outcome.retracted;
+            match key {
+                Some(k) => *self.keyed.entry(k).or_default() += outcome,
+                None => self.done += outcome,
+            }
         }
         Ok(())
+    }
+
+    /// Waits for every submitted write.
+    pub async fn flush(&mut self) -> Result<(), EngineError> {
+        while !self.in_flight.is_empty() {
+            self.wait_one().await?;
+        }
+        Ok(())
+    }
+
+    /// The summed outcome of the writes under `key` answered so far (and forgets it).
+    pub fn take_keyed(&mut self, key: i64) -> BatchOutcome {
+        self.keyed.remove(&key).unwrap_or_default()
     }
 
     /// Changes committed through this handle so far (see the field); in-flight writes count once drained.
@@ -144,5 +181,32 @@ impl StoreHandle {
             .ok()
             .and_then(Result::ok)
             .ok_or_else(|| EngineError::Internal("the store writer thread panicked".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(new: u64, updated: u64) -> BatchOutcome {
+        BatchOutcome { new, updated, ..BatchOutcome::default() }
+    }
+
+    #[tokio::test]
+    async fn committed_counts_every_answered_write_and_keyed_outcomes_stay_apart() {
+        let mut store = StoreHandle::spawn(Store::open_in_memory().unwrap());
+        assert_eq!(store.committed(), 0);
+        store.submit(|_| Ok(outcome(2, 1))).await.unwrap();
+        store.submit_keyed(7, |_| Ok(outcome(1, 0))).await.unwrap();
+        store.submit_keyed(8, |_| Ok(outcome(0, 4))).await.unwrap();
+        store.submit_keyed(7, |_| Ok(outcome(3, 0))).await.unwrap();
+        store.flush().await.unwrap();
+        assert_eq!(store.committed(), 2 + 1 + 1 + 4 + 3, "progress is what a reconnecting run measures");
+        assert_eq!(store.take_keyed(7).new, 4);
+        assert_eq!(store.take_keyed(7).new, 0, "taken once");
+        assert_eq!(store.take_keyed(8).updated, 4);
+        let unkeyed = store.drain().await.unwrap();
+        assert_eq!((unkeyed.new, unkeyed.updated), (2, 1));
+        store.finish().await.unwrap();
     }
 }

@@ -306,11 +306,17 @@ impl ImapClient {
         }
     }
 
+    /// Sends every command ready to go in one write: pipelined commands leave in one TLS record, not one
+    /// each, and none waits behind an answer the client is not yet reading.
     async fn flush(&mut self) -> Result<(), EngineError> {
+        let mut out = Vec::new();
         while let Some(bytes) = self.s.poll_transmit() {
-            self.t.write_all(&bytes).await?;
+            out.extend_from_slice(&bytes);
         }
-        Ok(())
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.t.write_all(&out).await
     }
 
     /// Runs one command to completion, returning its untagged data (within [`Budget::DEFAULT`]) and its

@@ -335,12 +335,17 @@ impl Pop3Client {
         Ok(r?.ok)
     }
 
+    /// Sends every command ready to go in one write (pipelined RETRs leave in one TLS record, not one each).
     async fn flush(&mut self) -> Result<(), EngineError> {
+        let mut out = Vec::new();
         while let Some(tx) = self.s.poll_transmit() {
             tracing::trace!(command = %tx.redacted, "pop3 send");
-            self.t.write_all(&tx.bytes).await?;
+            out.extend_from_slice(&tx.bytes);
         }
-        Ok(())
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.t.write_all(&out).await
     }
 
     async fn read(&mut self, limit: std::time::Duration, during: &str) -> Result<(), EngineError> {

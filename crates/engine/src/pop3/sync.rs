@@ -425,29 +425,27 @@ async fn download(
     let mut batch = Pop3Batch::default();
     let mut batch_bytes = 0usize;
     let window = u64::try_from(cfg.batch_bytes).unwrap_or(u64::MAX);
-    loop {
+    // A link error ends the loop with the error, after which every message received whole is still committed:
+    // the next try goes on from there.
+    let failed = 'download: loop {
         // Keep RETRs flowing while the answers in flight stay under the window (always at least one).
         while let Some(l) = todo.get(next) {
             let room = in_flight.is_empty() || (pipelined && in_flight_bytes + l.size <= window);
             if !room {
                 break;
             }
-            c.send(Pop3Command::Retr(l.msg))?;
+            if let Err(e) = c.send(Pop3Command::Retr(l.msg)) {
+                break 'download Some(e);
+            }
             in_flight.push_back(l);
             in_flight_bytes += l.size;
             next += 1;
         }
-        let Some(l) = in_flight.pop_front() else { break };
+        let Some(l) = in_flight.pop_front() else { break None };
         in_flight_bytes = in_flight_bytes.saturating_sub(l.size);
         let r = match c.next_reply("to RETR").await {
             Ok(r) => r,
-            Err(e) => {
-                // Every message received whole before the link failed is kept: the next try goes on from there.
-                if !batch.new.is_empty() || !batch.gaps.is_empty() {
-                    store.submit(move |s| s.apply_pop3_batch(account, batch)).await?;
-                }
-                return Err(e);
-            }
+            Err(e) => break Some(e),
         };
         let raw =
             if r.ok { Some(same_bytes_as_stored(store, l, r.body.unwrap_or_default()).await?) } else { None };
@@ -493,9 +491,12 @@ async fn download(
             store.submit(move |s| s.apply_pop3_batch(account, full)).await?;
             batch_bytes = 0;
         }
-    }
+    };
     if !batch.new.is_empty() || !batch.gaps.is_empty() {
         store.submit(move |s| s.apply_pop3_batch(account, batch)).await?;
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     let outcome = store.drain().await?;
     got.new = outcome.new;

@@ -99,3 +99,36 @@ fn pop3_delete_mode_over_a_link_that_keeps_dropping_deletes_only_what_it_stored(
     eprintln!("POP3 cut campaign: {} runs, {reconnects} reconnects, all exact", seeds(2000).len());
     assert!(reconnects >= RUNS / 2, "the campaign hardly cut anything ({reconnects} reconnects)");
 }
+
+/// Every connection cut after 150 KB: far more cuts than `attempts`, but each connection commits something,
+/// so the run goes on to the end (the limit counts tries in a row *without progress*).
+#[test]
+fn cuts_that_each_leave_progress_behind_never_exhaust_the_reconnect_limit() {
+    let w = World::new(Profile::Dovecot);
+    let corpus = messages(11, 600, SizeMix::Small);
+    let refs: Vec<(&[u8], &[mailsync_testkit::Flag])> =
+        corpus.iter().map(|m| (m.as_slice(), &[][..])).collect();
+    w.dovecot.seed("alice", "INBOX", &refs).unwrap();
+    let spec = LinkSpec {
+        rtt: std::time::Duration::ZERO,
+        rate: None,
+        faults: Faults::Every(mailsync_testkit::link::Fault::CutAfter(150_000)),
+    };
+
+    let link = Link::start(w.dovecot.ports().imaps, spec).unwrap();
+    let db = w.dir.path().join("imap.db");
+    let cfg = w.imap_config(link.port());
+    let (report, result) = imap_sync(&db, &cfg);
+    result.unwrap_or_else(|e| panic!("the IMAP run gave up after {} reconnects: {e}", report.reconnects));
+    assert!(report.reconnects > u64::from(cfg.limits.reconnect.attempts), "{} reconnects", report.reconnects);
+    assert!(stored_in(&db, "INBOX") == w.server_imap("INBOX"), "the mirror differs from the server");
+
+    let link = Link::start(w.dovecot.ports().pop3s, spec).unwrap();
+    let db = w.dir.path().join("pop.db");
+    let on_server: BTreeSet<Vec<u8>> = w.server_pop3().into_iter().map(|(_, b)| b).collect();
+    let cfg = w.pop3_config(link.port(), Pop3Mode::Keep);
+    let (report, result) = pop3_sync(&db, &cfg);
+    result.unwrap_or_else(|e| panic!("the POP3 run gave up after {} reconnects: {e}", report.reconnects));
+    assert!(report.reconnects > u64::from(cfg.reconnect.attempts), "{} reconnects", report.reconnects);
+    assert_eq!(pop3_bodies(&db), on_server);
+}

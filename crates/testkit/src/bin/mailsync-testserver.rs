@@ -74,8 +74,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             seed_spread(&d, seed, corpus, &folders)?;
         }
     }
-    let all_folders: Vec<String> =
-        if folders.is_empty() { ["INBOX", "Archive", "Sent"].map(str::to_owned).to_vec() } else { folders.clone() };
+    let all_folders: Vec<String> = if folders.is_empty() {
+        ["INBOX", "Archive", "Sent"].map(str::to_owned).to_vec()
+    } else {
+        folders.clone()
+    };
     let mut p = d.ports();
     let (direct_imaps, direct_pop3s) = (p.imaps, p.pop3s);
     let rtt: Option<u64> = value("--rtt").map(|s| s.parse()).transpose()?;
