@@ -47,9 +47,10 @@ fn a_killed_sync_shows_as_interrupted_and_a_running_one_as_running() {
         .arg("sync")
         .env(PW_ENV, w.dovecot.password("alice"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(w.dir.path().join("sync.stderr")).unwrap())
         .spawn()
         .unwrap();
+    let child_stderr = || std::fs::read_to_string(w.dir.path().join("sync.stderr")).unwrap_or_default();
     let start = Instant::now();
     loop {
         if status(&w)["last_sync"]["outcome"] == "running" {
@@ -57,8 +58,9 @@ fn a_killed_sync_shows_as_interrupted_and_a_running_one_as_running() {
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "the sync never showed as running: {}",
-            status(&w)
+            "the sync never showed as running: {}\nits stderr: {}",
+            status(&w),
+            child_stderr()
         );
         std::thread::sleep(Duration::from_millis(50));
     }

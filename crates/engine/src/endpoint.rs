@@ -130,6 +130,15 @@ impl Reconnect {
     }
 }
 
+/// Whether a run reconnects after `e`. Only a run that got in once has something to resume: before the first
+/// login of the run, a failure (an unreachable server, a port that does not speak TLS, a silent greeting) is
+/// the user's to see at once, not after minutes of retries (the next scheduled run tries again). Throttling
+/// is waited out either way; errors a new connection cannot fix (a refused login, a certificate) never
+/// reconnect.
+pub fn reconnects_after(e: &crate::EngineError, logged_in: bool) -> bool {
+    e.is_transient() && (logged_in || matches!(e, crate::EngineError::Throttled { .. }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +149,30 @@ mod tests {
         for (n, full) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (30, 1000)] {
             let w = r.wait(n);
             assert!(w >= Duration::from_millis(full / 2) && w <= Duration::from_millis(full), "{n}: {w:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_run_that_got_in_reconnects_except_to_wait_out_throttling() {
+        use crate::EngineError;
+        let timeout = EngineError::Timeout { addr: "a".into(), during: "x", secs: 1, hint: String::new() };
+        let throttled = EngineError::Throttled { addr: "a".into(), millis: 10 };
+        let refused = EngineError::AuthRefused {
+            protocol: "IMAP",
+            user: "u".into(),
+            addr: "a".into(),
+            text: "no".into(),
+            hint: String::new(),
+        };
+        // (error, logged in before) -> reconnects
+        for (e, logged_in, want) in [
+            (&timeout, true, true),
+            (&timeout, false, false),
+            (&throttled, false, true),
+            (&throttled, true, true),
+            (&refused, true, false),
+        ] {
+            assert_eq!(reconnects_after(e, logged_in), want, "{e} (logged in before: {logged_in})");
         }
     }
 }

@@ -182,7 +182,10 @@ impl Transport {
                 pace.record(n);
                 Ok(n)
             }
-            Err(EngineError::Timeout { .. }) if wait < silence => Err(pace.too_slow(&self.endpoint, during)),
+            // Nothing at all is silence (a timeout, e.g. a TLS port spoken to in plain text), not slowness.
+            Err(EngineError::Timeout { .. }) if wait < silence && pace.got > 0 => {
+                Err(pace.too_slow(&self.endpoint, during))
+            }
             Err(e) => Err(e),
         }
     }
@@ -201,7 +204,10 @@ impl Transport {
                 pace.record(n);
                 Ok(n)
             }
-            Err(EngineError::Timeout { .. }) if wait < silence => Err(pace.too_slow(&self.endpoint, during)),
+            // Nothing at all is silence (a timeout, e.g. a TLS port spoken to in plain text), not slowness.
+            Err(EngineError::Timeout { .. }) if wait < silence && pace.got > 0 => {
+                Err(pace.too_slow(&self.endpoint, during))
+            }
             Err(e) => Err(e),
         }
     }

@@ -18,12 +18,15 @@ type Job = Box<dyn FnOnce(&mut Store) + Send>;
 /// Unanswered batches allowed before the network side waits for the writer.
 const MAX_IN_FLIGHT: usize = 2;
 
+/// A write's outcome, once the writer thread got to it.
+type Answer = oneshot::Receiver<Result<BatchOutcome, StoreError>>;
+
 /// A handle on the writer thread.
 #[derive(Debug)]
 pub struct StoreHandle {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<Store>>,
-    in_flight: VecDeque<(Option<i64>, oneshot::Receiver<Result<BatchOutcome, StoreError>>)>,
+    in_flight: VecDeque<(Option<i64>, Answer)>,
     done: BatchOutcome,
     /// Outcomes of writes submitted under a key (an IMAP run's mailbox), so that folders in progress at the
     /// same time each get their own counts.

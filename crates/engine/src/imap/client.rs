@@ -27,6 +27,13 @@ use crate::EngineError;
 /// Room made in the receive buffer before each read.
 const READ_CHUNK: usize = 256 * 1024;
 
+/// Unreadable responses in a row after which the server is cut off: skipping one is leniency, an endless
+/// stream of them would otherwise hold the run forever.
+const MAX_UNREADABLE_IN_A_ROW: u32 = 10_000;
+
+/// Unreadable responses logged as warnings per connection (the rest at debug level; all are counted).
+const LOGGED_UNREADABLE: u64 = 20;
+
 /// How much one command's answer may hold before the server is cut off: its untagged responses, and the
 /// bytes received while it runs. The largest single response is bounded by the session's caps; this bounds
 /// how many of them a command collects, so an endless LIST or FETCH stream ends with an error, not with the
@@ -262,6 +269,7 @@ impl ImapClient {
     /// responses nobody asked for are logged and counted in `odd`; a BYE is remembered for the error that
     /// follows it. Nothing the server sends is passed over without a count.
     pub async fn next_event(&mut self, during: &str) -> Result<Event, EngineError> {
+        let mut skipped = 0u32;
         loop {
             self.flush().await?;
             match self.s.poll_event() {
@@ -276,7 +284,20 @@ impl ImapClient {
                 Ok(None) => {}
                 Err(e @ ImapError::Malformed { .. }) => {
                     self.unreadable += 1;
-                    tracing::warn!(server = %self.addr, "skipped a response: {e}");
+                    skipped += 1;
+                    if skipped > MAX_UNREADABLE_IN_A_ROW {
+                        return Err(self.protocol(&format!(
+                            "{MAX_UNREADABLE_IN_A_ROW} responses in a row could not be read: cut off"
+                        )));
+                    }
+                    if self.unreadable <= LOGGED_UNREADABLE {
+                        tracing::warn!(server = %self.addr, "skipped a response: {e}");
+                    } else {
+                        tracing::debug!(server = %self.addr, "skipped a response: {e}");
+                    }
+                    if self.unreadable == LOGGED_UNREADABLE {
+                        tracing::warn!(server = %self.addr, "more unreadable responses are logged at debug level");
+                    }
                     continue;
                 }
                 Err(e) => return Err(self.proto_err(e)),

@@ -1,30 +1,21 @@
-//! Downloading message bodies: pipelined `UID FETCH ... BODY.PEEK[]`, each answer judged by the integrity
-//! rules, streamed to the store writer in batches.
+//! Judging `UID FETCH ... BODY.PEEK[]` answers by the integrity rules: [`Tracker`], the pure bookkeeping of
+//! one folder's download (which UIDs each command still owes, which bodies were accepted, what becomes a gap
+//! and why, a second different body that retracts the first). [`super::download`] drives it over a
+//! connection.
 //!
-//! Owns: [`Tracker`], the pure bookkeeping of a download (which UIDs each command still owes, which bodies
-//! were accepted, what becomes a gap and why, a second different body that retracts the first), and
-//! [`download`], the loop that drives it over a connection.
+//! Must never: accept an answer that is not the message (`integrity` rule 1); let a command complete with a
+//! UID that was asked for and is neither accepted nor a gap (rule 2).
 //!
-//! Must never: store an answer that is not the message (`integrity` rule 1); end a download with a UID that
-//! was asked for and is neither stored nor recorded as a gap (rule 2); hold more than a batch of bodies.
-//!
-//! RFC 3501 sections 6.4.5 (FETCH, `BODY.PEEK[]`), 6.4.8 (UID FETCH) and 5.5 (pipelining).
+//! RFC 3501 sections 6.4.5 (FETCH, `BODY.PEEK[]`) and 6.4.8 (UID FETCH).
 
 use std::collections::{HashMap, HashSet};
 
-use mailsync_proto::imap::command::{Command, FetchAttr};
-use mailsync_proto::imap::seqset::SequenceSet;
-use mailsync_proto::imap::{CommandId, Event, Fetch, Untagged};
+use mailsync_proto::imap::Fetch;
 use mailsync_proto::Uid;
-use mailsync_store::{ImapBatch, MailboxId, NewImapMessage, Prepared};
+use mailsync_store::{NewImapMessage, Prepared};
 
-use super::client::{Budget, ImapClient};
 use super::plan::normalize_flags;
-use super::report::Observer;
-use super::sync::Limits;
 use crate::integrity::{is_exchange_stand_in, message_body};
-use crate::writer::StoreHandle;
-use crate::EngineError;
 
 /// What to do with one FETCH answer.
 #[derive(Debug)]
@@ -43,8 +34,8 @@ pub enum Verdict {
 /// The bookkeeping of one folder's download.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    /// Per command: the UIDs asked for and not answered yet.
-    outstanding: HashMap<CommandId, HashSet<Uid>>,
+    /// Per command (the caller's number for it): the UIDs asked for and not answered yet.
+    outstanding: HashMap<usize, HashSet<Uid>>,
     /// Bodies accepted in this run, by UID: their SHA-256.
     accepted: HashMap<Uid, [u8; 32]>,
     /// UIDs that got two different bodies: nothing more is taken for them in this run.
@@ -55,7 +46,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// A command asking for `uids` went out.
-    pub fn sent(&mut self, id: CommandId, uids: HashSet<Uid>) {
+    pub fn sent(&mut self, id: usize, uids: HashSet<Uid>) {
         self.outstanding.insert(id, uids);
     }
 
@@ -117,7 +108,7 @@ impl Tracker {
 
     /// Command `id` completed: the UIDs it still owed become gaps. `refused` is the server's NO or BAD text,
     /// `unreadable` whether some answer was unreadable while it ran (the UID's answer may have been it).
-    pub fn on_done(&mut self, id: CommandId, refused: Option<&str>, unreadable: bool) -> Vec<(Uid, String)> {
+    pub fn on_done(&mut self, id: usize, refused: Option<&str>, unreadable: bool) -> Vec<(Uid, String)> {
         let Some(left) = self.outstanding.remove(&id) else { return Vec::new() };
         let why = match (refused, unreadable) {
             (Some(text), _) => format!("the server refused to fetch it: {text}"),
@@ -130,133 +121,9 @@ impl Tracker {
     }
 }
 
-/// What a download did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Downloaded {
-    /// Bytes received in accepted bodies.
-    pub bytes: u64,
-    /// Gaps recorded (including retractions).
-    pub gaps: u64,
-    /// FETCH answers with a body that no UID could be given to.
-    pub unattributed: u64,
-}
-
-/// Downloads `uids` of `mailbox` with pipelined `UID FETCH ... BODY.PEEK[]`, streaming them to the store in
-/// batches; every UID ends stored or recorded as a gap.
-pub async fn download(
-    client: &mut ImapClient,
-    store: &mut StoreHandle,
-    mailbox: MailboxId,
-    uids: &[Uid],
-    condstore: bool,
-    limits: &Limits,
-    obs: &mut dyn Observer,
-) -> Result<Downloaded, EngineError> {
-    let mut out = Downloaded::default();
-    let Some(set) = SequenceSet::from_uids(uids.iter().copied()) else { return Ok(out) };
-    let mut chunks = set.chunks_by_count(u32::MAX, limits.fetch_chunk);
-    let mut items = vec![FetchAttr::Uid, FetchAttr::Flags, FetchAttr::InternalDate, FetchAttr::BodyPeek];
-    if condstore {
-        items.push(FetchAttr::ModSeq);
-    }
-    let mut tracker = Tracker::default();
-    // One answer per UID is expected (bodies may be any size, each within the response cap); an endless
-    // stream of other answers ends the connection.
-    let budget = Budget { bytes: u64::MAX, ..Budget::per_message(uids.len()) };
-    let mut responses = 0usize;
-    // Per command: the unreadable count when it was sent.
-    let mut unreadable_at: HashMap<CommandId, u64> = HashMap::new();
-    let mut batch = ImapBatch::new(mailbox);
-    let mut batch_bytes = 0usize;
-    loop {
-        while tracker.in_flight() < limits.pipeline.max(1) {
-            let Some(chunk) = chunks.next() else { break };
-            let wanted: HashSet<Uid> = chunk
-                .iter(u32::MAX, limits.fetch_chunk)
-                .map_err(|e| client.protocol(&e.to_string()))?
-                .filter_map(|n| Uid::try_from(n).ok())
-                .collect();
-            let cmd =
-                Command::UidFetch { set: chunk, items: items.clone(), changed_since: None, vanished: false };
-            let id = client.send(cmd)?;
-            tracker.sent(id, wanted);
-            unreadable_at.insert(id, client.unreadable);
-        }
-        if tracker.in_flight() == 0 {
-            break;
-        }
-        let event = match client.next_event("fetching messages").await {
-            Ok(ev) => ev,
-            Err(e) => {
-                // Every message received whole before the link failed is kept (the folder's cursor is not
-                // advanced): the next try goes on from there.
-                if !batch.new.is_empty() || !batch.unfetchable.is_empty() || !batch.retracted.is_empty() {
-                    store.submit(move |s| s.apply_imap_batch(batch)).await?;
-                }
-                return Err(e);
-            }
-        };
-        if matches!(event, Event::Untagged(_)) {
-            responses += 1;
-            client.within(budget, responses, 0, "UID FETCH")?;
-        }
-        match event {
-            Event::Untagged(Untagged::Fetch(f)) => match tracker.on_fetch(&f) {
-                Verdict::Store(m) => {
-                    let len = m.raw.len();
-                    out.bytes += u64::try_from(len).unwrap_or(u64::MAX);
-                    obs.message_fetched(u64::try_from(len).unwrap_or(u64::MAX));
-                    batch.new.push(*m);
-                    batch_bytes += len;
-                    if batch.new.len() >= limits.batch_messages || batch_bytes >= limits.batch_bytes {
-                        let full = std::mem::replace(&mut batch, ImapBatch::new(mailbox));
-                        batch_bytes = 0;
-                        store.submit(move |s| s.apply_imap_batch(full)).await?;
-                    }
-                }
-                Verdict::Gap(uid, why) => {
-                    tracing::warn!(uid = uid.get(), "not stored: {why}");
-                    out.gaps += 1;
-                    batch.unfetchable.push((uid, why));
-                }
-                Verdict::Retract(uid, why) => {
-                    tracing::warn!(uid = uid.get(), "withdrawn: {why}");
-                    out.gaps += 1;
-                    let before = batch.new.len();
-                    batch.new.retain(|m| m.uid != uid);
-                    if batch.new.len() == before {
-                        batch.retracted.push(uid);
-                    }
-                    batch.unfetchable.push((uid, why));
-                }
-                Verdict::Ignore => {}
-            },
-            Event::Done(done) => {
-                let Some(at) = unreadable_at.remove(&done.id) else { continue };
-                let refused = match client.check(&done) {
-                    Ok(()) => None,
-                    Err(EngineError::Refused { text, status, .. }) => Some(format!("{status} {text}")),
-                    Err(e) => return Err(e),
-                };
-                for (uid, why) in tracker.on_done(done.id, refused.as_deref(), client.unreadable > at) {
-                    tracing::warn!(uid = uid.get(), "not stored: {why}");
-                    out.gaps += 1;
-                    batch.unfetchable.push((uid, why));
-                }
-            }
-            _ => {}
-        }
-    }
-    if !batch.new.is_empty() || !batch.unfetchable.is_empty() || !batch.retracted.is_empty() {
-        store.submit(move |s| s.apply_imap_batch(batch)).await?;
-    }
-    out.unattributed = tracker.unattributed;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
-    use mailsync_proto::imap::{parse_response, Bytes, Response};
+    use mailsync_proto::imap::{parse_response, Bytes, Response, Untagged};
 
     use super::*;
 
@@ -272,14 +139,8 @@ mod tests {
     fn uid(n: u32) -> Uid {
         Uid::try_from(n).unwrap()
     }
-    fn id_of(tracker_cmds: u64) -> CommandId {
-        // Command ids come from a session; make some by sending commands to a fresh one.
-        let mut s = mailsync_proto::imap::ImapSession::default();
-        let mut last = None;
-        for _ in 0..tracker_cmds {
-            last = s.send(Command::Noop).ok();
-        }
-        last.unwrap()
+    fn id_of(command: usize) -> usize {
+        command
     }
 
     fn kind(v: &Verdict) -> String {

@@ -5,10 +5,14 @@
 //! done.
 
 pub mod client;
+pub mod download;
 pub mod examine;
 pub mod fetch;
+pub mod folder;
 pub mod folders;
+pub mod pipeline;
 pub mod plan;
+pub mod probe;
 pub mod report;
 pub mod sync;
 

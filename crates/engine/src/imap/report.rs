@@ -116,3 +116,39 @@ pub trait Observer: Send {
 #[derive(Debug, Default)]
 pub struct NoObserver;
 impl Observer for NoObserver {}
+
+/// Where finished folders go during a run: merged with what earlier passes carried (a pass cut short by a
+/// dropped link), shown to the observer, added to the account's report. Also knows which folders have
+/// writes under way, so a pass cut short can carry what they committed.
+#[derive(Debug)]
+pub struct Tally<'a> {
+    /// The account's report.
+    pub report: &'a mut AccountReport,
+    /// Folder passes cut short, by folder: what they committed is added to the folder's next pass.
+    pub carried: &'a mut std::collections::BTreeMap<String, FolderReport>,
+    /// Folders with writes under way: mailbox -> (name, when its pass started).
+    pub open: std::collections::BTreeMap<i64, (String, std::time::Instant)>,
+}
+
+impl Tally<'_> {
+    /// A folder's pass finished.
+    pub fn finished(&mut self, mailbox: Option<i64>, mut r: FolderReport, obs: &mut dyn Observer) {
+        if let Some(m) = mailbox {
+            self.open.remove(&m);
+        }
+        if let Some(mut earlier) = self.carried.remove(&r.folder) {
+            earlier.absorb(r);
+            r = earlier;
+        }
+        obs.folder_finished(&r);
+        self.report.merge(r);
+    }
+
+    /// What a pass cut short committed, for the folder's next pass.
+    pub fn carry(&mut self, partial: FolderReport) {
+        self.carried
+            .entry(partial.folder.clone())
+            .or_insert_with(|| FolderReport { folder: partial.folder.clone(), ..FolderReport::default() })
+            .absorb(partial);
+    }
+}

@@ -12,31 +12,23 @@
 //! RFC 3501 sections 6.3.2 (EXAMINE), 6.3.8 (LIST), 6.4.4 (SEARCH), 6.4.5 (FETCH), 6.4.8 (UID); RFC 7162
 //! sections 3.1.4 (FETCH MODSEQ), 3.2.5 (SELECT/EXAMINE QRESYNC) and 3.2.10 (VANISHED); RFC 6154 (SPECIAL-USE).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use mailsync_proto::imap::command::{Command, FetchAttr, QresyncParams, SearchKey};
-use mailsync_proto::imap::seqset::SequenceSet;
+use mailsync_proto::imap::command::Command;
 use mailsync_proto::imap::{Capabilities, Untagged};
-use mailsync_proto::{Uid, UidValidity};
-use mailsync_store::{
-    content_hash, AccountId, ImapBatch, MailboxId, MailboxInfo, MailboxRow, Protocol, RunId, RunSummary,
-    SyncLock,
-};
+use mailsync_store::{AccountId, MailboxRow, Protocol, RunId, RunSummary, SyncLock};
 
-use super::client::Budget;
-use super::client::ImapClient;
-use super::examine::ExamineReader;
-use super::fetch::download;
+use super::client::{Budget, ImapClient};
+use super::download::{download, FolderDownload};
+use super::folder::{Context, Observed, Settled};
 use super::folders::{FolderFilter, Listed};
-use super::plan::{
-    diff_folder, diff_qresync, plan_account, plan_folder, rename_candidates, FolderDiff, Gaps, LocalCursor,
-    Scan, ServerListing,
-};
-use super::report::{AccountReport, FolderReport, Observer};
+use super::pipeline::{Piped, Pipeline};
+use super::plan::plan_account;
+use super::probe::{probe_for, FolderProbe, Probed};
+use super::report::{AccountReport, FolderReport, Observer, Tally};
 use crate::auth::{Credentials, Renew};
-use crate::endpoint::{Endpoint, Reconnect};
-use crate::integrity::{cursor_after, is_rename, listing_adds_up, FolderOutcome};
+use crate::endpoint::{reconnects_after, Endpoint, Reconnect};
 use crate::writer::StoreHandle;
 use crate::EngineError;
 
@@ -99,9 +91,6 @@ pub struct ImapSyncConfig {
     pub retry_gaps: bool,
 }
 
-/// How many of a vanished folder's messages are compared to tell a rename from a different folder.
-const RENAME_SAMPLE: usize = 3;
-
 /// Mirrors the account's folders into the store. Returns the report of what was done even when the run
 /// failed part-way (everything before the failure is committed), and the error if it did.
 pub async fn sync_account(
@@ -147,13 +136,14 @@ async fn resume(
 ) -> Result<(), EngineError> {
     let mut credentials = cfg.credentials.clone();
     let mut fruitless = 0u32;
+    let mut logged_in = false;
     // Folder passes cut short, by folder: what they committed is added to the folder's next pass.
     let mut carried: BTreeMap<String, FolderReport> = BTreeMap::new();
     let result = loop {
         let before = store.committed();
-        let e = match sync_once(store, cfg, &credentials, obs, report, &mut carried).await {
+        let e = match sync_once(store, cfg, &credentials, obs, report, &mut carried, &mut logged_in).await {
             Ok(()) => break Ok(()),
-            Err(e) if e.is_transient() => e,
+            Err(e) if reconnects_after(&e, logged_in) => e,
             Err(e) => break Err(e),
         };
         fruitless = if store.committed() > before { 1 } else { fruitless + 1 };
@@ -201,14 +191,24 @@ async fn begin_run(
     Ok(Some((run, lock)))
 }
 
+/// Commands unanswered at once while every folder is probed (two per folder).
+const PROBE_WINDOW: usize = 128;
+
 /// One connection's worth of the run.
-struct Run<'a> {
-    client: ImapClient,
-    store: &'a mut StoreHandle,
-    cfg: &'a ImapSyncConfig,
-    account: Option<AccountId>,
-    qresync: bool,
-    condstore: bool,
+#[derive(Debug)]
+pub struct Run<'a> {
+    /// The connection.
+    pub client: ImapClient,
+    /// The store writer.
+    pub store: &'a mut StoreHandle,
+    /// The run's configuration.
+    pub cfg: &'a ImapSyncConfig,
+    /// The account (`None` in a dry run of an account the store does not know).
+    pub account: Option<AccountId>,
+    /// QRESYNC is enabled.
+    pub qresync: bool,
+    /// CONDSTORE is available (QRESYNC implies it).
+    pub condstore: bool,
 }
 
 async fn sync_once(
@@ -218,29 +218,22 @@ async fn sync_once(
     obs: &mut dyn Observer,
     report: &mut AccountReport,
     carried: &mut BTreeMap<String, FolderReport>,
+    logged_in: &mut bool,
 ) -> Result<(), EngineError> {
     let mut client = ImapClient::connect(&cfg.endpoint, credentials, cfg.limits.max_response).await?;
+    *logged_in = true;
     let caps = client.capabilities().await?;
-    let mut qresync = false;
-    if caps.has("QRESYNC") && caps.has("ENABLE") {
-        client.run_ok(Command::Enable(vec!["QRESYNC".into()])).await?;
-        qresync = client.enabled().iter().any(|e| e.eq_ignore_ascii_case("QRESYNC"));
-    }
-    let condstore = qresync || caps.has("CONDSTORE");
-    let name = cfg.account.clone();
-    let account = if cfg.dry_run {
-        store.call(move |s| s.find_account(&name)).await?
-    } else {
-        Some(store.call(move |s| s.account(&name)).await?)
-    };
+    let warnings_before = client.warnings();
+    let (opened, account) = tokio::join!(open_account(&mut client, &caps), find_account(store, cfg));
+    let (listed, read_whole, qresync) = opened?;
+    let account = account?;
+    report.warnings += client.warnings() - warnings_before;
     let locals: Vec<MailboxRow> = match account {
         Some(a) => store.call(move |s| s.mailboxes(a)).await?,
         None => Vec::new(),
     };
+    let condstore = qresync || caps.has("CONDSTORE");
     let mut run = Run { client, store, cfg, account, qresync, condstore };
-    let warnings_before = run.client.warnings();
-    let (listed, read_whole) = run.list(&caps).await?;
-    report.warnings += run.client.warnings() - warnings_before;
     let plan = plan_account(&listed, &locals, &cfg.filter, read_whole);
     for (name, why) in plan.skipped {
         report.skip(name, why);
@@ -252,362 +245,227 @@ async fn sync_once(
         }
     }
     let mut gone = plan.gone;
-    for (f, local) in &plan.folders {
-        let start = Instant::now();
-        let mut r = match run.folder(f, local.clone(), &mut gone, obs).await {
-            Ok(r) => r,
-            // A folder-level failure (refused, or answers that do not add up): note it, go on. A broken
-            // connection fails again on the next folder's first command and ends the run there.
-            Err(e) if e.is_folder_level() => {
-                tracing::warn!("folder {}: {e}", f.name);
-                FolderReport { folder: f.name.clone(), error: Some(e.to_string()), ..FolderReport::default() }
+    let mut tally = Tally { report, carried, open: BTreeMap::new() };
+    let result = run.folders(&plan.folders, &mut gone, &mut tally, obs).await;
+    if let Err(e) = &result {
+        // What the folders under way committed before the failure still counts: with their next pass.
+        if run.store.flush().await.is_ok() {
+            for (mailbox, (name, started)) in std::mem::take(&mut tally.open) {
+                let done = run.store.take_keyed(mailbox);
+                tally.carry(FolderReport {
+                    folder: name,
+                    new: done.new,
+                    updated: done.updated,
+                    removed: done.removed,
+                    gaps: done.unfetchable,
+                    seconds: started.elapsed().as_secs_f64(),
+                    error: Some(e.to_string()),
+                    ..FolderReport::default()
+                });
             }
-            Err(e) => {
-                // What the folder committed before the failure still counts: with its next pass.
-                if let Ok(done) = run.store.drain().await {
-                    let partial = FolderReport {
-                        folder: f.name.clone(),
-                        new: done.new,
-                        updated: done.updated,
-                        removed: done.removed,
-                        gaps: done.unfetchable,
-                        seconds: start.elapsed().as_secs_f64(),
-                        error: Some(e.to_string()),
-                        ..FolderReport::default()
-                    };
-                    carried
-                        .entry(f.name.clone())
-                        .or_insert_with(|| FolderReport { folder: f.name.clone(), ..FolderReport::default() })
-                        .absorb(partial);
-                }
-                return Err(e);
-            }
-        };
-        r.seconds = start.elapsed().as_secs_f64();
-        if let Some(mut earlier) = carried.remove(&f.name) {
-            earlier.absorb(r);
-            r = earlier;
         }
-        obs.folder_finished(&r);
-        report.merge(r);
     }
+    result?;
     for g in gone {
         if !cfg.dry_run {
             let id = g.id;
             run.store.call(move |s| s.delete_mailbox(id)).await?;
         }
-        if !report.deleted_folders.contains(&g.name) {
-            report.deleted_folders.push(g.name);
+        if !tally.report.deleted_folders.contains(&g.name) {
+            tally.report.deleted_folders.push(g.name);
         }
     }
     run.client.logout().await;
     Ok(())
 }
 
-impl Run<'_> {
-    /// LIST: the folders, and whether every line of the answer could be read.
-    async fn list(&mut self, caps: &Capabilities) -> Result<(Vec<Listed>, bool), EngineError> {
-        let cmd = Command::List {
-            reference: String::new(),
-            pattern: "*".into(),
-            return_special_use: caps.has("SPECIAL-USE"),
-        };
-        let unreadable = self.client.unreadable;
-        let data = self.client.run_ok(cmd).await?;
-        let listed = data
-            .iter()
-            .filter_map(|u| match u {
-                Untagged::List(item) => Some(Listed::from_list(item)),
-                _ => None,
-            })
-            .collect();
-        Ok((listed, self.client.unreadable == unreadable))
-    }
-
-    async fn folder(
-        &mut self,
-        f: &Listed,
-        local: Option<MailboxRow>,
-        gone: &mut Vec<MailboxRow>,
-        obs: &mut dyn Observer,
-    ) -> Result<FolderReport, EngineError> {
-        let mut rep = FolderReport { folder: f.name.clone(), ..FolderReport::default() };
-        let (warnings_before, unreadable_before) = (self.client.warnings(), self.client.unreadable);
-        let qparams = self.qresync.then_some(()).and(local.as_ref()).and_then(|m| {
-            Some(QresyncParams { uidvalidity: m.uidvalidity?, modseq: m.highestmodseq?, known_uids: None })
-        });
-        let used_qresync = qparams.is_some();
-        let cmd = Command::Examine {
-            mailbox: f.command_name(),
-            condstore: self.condstore && !used_qresync,
-            qresync: qparams,
-        };
-        // What the store holds, first: a QRESYNC answer holds about one response per stored message.
-        let (mut locals, mut gap_rows) = self.local_state(local.as_ref().map(|m| m.id)).await?;
-        let budget = Budget::per_message(locals.len());
-        let mut reader = ExamineReader::default();
-        let done = self.client.run_each(cmd, budget, |u| reader.take(u)).await?;
-        self.client.check(&done)?;
-        let ex = reader
-            .finish(done.code.as_ref())
-            .map_err(|e| self.client.inconsistent(&format!("EXAMINE {}: {e}", f.name)))?;
-        let uidvalidity = ex.folder.uidvalidity;
-
-        let local = match local {
-            Some(l) => Some(l),
-            None => {
-                let renamed = self.renamed_from(f, uidvalidity, gone, &mut rep).await?;
-                (locals, gap_rows) = self.local_state(renamed.as_ref().map(|m| m.id)).await?;
-                renamed
-            }
-        };
-        let mailbox = self.upsert(f, local.as_ref()).await?;
-        let cursor = LocalCursor {
-            uidvalidity: local.as_ref().and_then(|m| m.uidvalidity),
-            uidnext: local.as_ref().and_then(|m| m.uidnext).map(Uid::get),
-            highestmodseq: local.as_ref().and_then(|m| m.highestmodseq),
-            count: u32::try_from(locals.len()).unwrap_or(u32::MAX),
-        };
-        let mut old = local.as_ref().map(|m| (m.uidnext, m.highestmodseq));
-        let plan = plan_folder(&cursor, &ex.folder, used_qresync && ex.folder.highestmodseq.is_some());
-        if plan.reset {
-            let was = cursor.uidvalidity.map(|v| v.get()).unwrap_or(0);
-            rep.note = Some(format!(
-                "UIDVALIDITY changed from {was} to {}: local copies are re-matched by content, nothing local is lost",
-                uidvalidity.get()
-            ));
-            if let Some(id) = mailbox.filter(|_| !self.cfg.dry_run) {
-                self.store.call(move |s| s.reset_mailbox_for_uidvalidity(id, uidvalidity)).await?;
-            }
-            locals.clear();
-            gap_rows.clear();
-            old = None;
-        }
-        let gaps = Gaps::split(&gap_rows, self.cfg.now, self.cfg.retry_gaps);
-        let diff = match plan.scan {
-            Scan::UpToDate => FolderDiff { new: gaps.due.iter().copied().collect(), ..FolderDiff::default() },
-            Scan::Empty => {
-                let mut expunged: Vec<Uid> =
-                    locals.keys().chain(&gaps.due).chain(&gaps.waiting).copied().collect();
-                expunged.sort_unstable();
-                FolderDiff { expunged, ..FolderDiff::default() }
-            }
-            Scan::FullScan => {
-                let listing = self.full_listing(ex.folder.exists, &f.name).await?;
-                diff_folder(&locals, &listing, &gaps)
-            }
-            Scan::Qresync { from_uid } => {
-                let searched = self.search(SearchKey::Uid(SequenceSet::range_from(from_uid))).await?;
-                diff_qresync(&locals, &ex.vanished, &ex.changed, &searched, from_uid, &gaps)
-            }
-        };
-        rep.gaps_waiting = u64::try_from(gaps.waiting.iter().filter(|u| !diff.expunged.contains(u)).count())
-            .unwrap_or(u64::MAX);
-        let Some(mailbox) = mailbox.filter(|_| !self.cfg.dry_run) else {
-            rep.updated = count(diff.flag_changes.len());
-            rep.removed = count(diff.expunged.iter().filter(|u| locals.contains_key(u)).count());
-            rep.new = count(diff.new.len());
-            rep.warnings = self.client.warnings() - warnings_before;
-            return Ok(rep);
-        };
-        if !diff.flag_changes.is_empty() || !diff.expunged.is_empty() {
-            let mut b = ImapBatch::new(mailbox);
-            b.flag_updates = diff.flag_changes.into_iter().map(|(u, fl)| (u, fl, None)).collect();
-            b.expunged = diff.expunged;
-            self.store.submit(move |s| s.apply_imap_batch(b)).await?;
-        }
-        if !diff.new.is_empty() {
-            obs.folder_started(&f.name, count(diff.new.len()), 0);
-            let got = download(
-                &mut self.client,
-                self.store,
-                mailbox,
-                &diff.new,
-                self.condstore,
-                &self.cfg.limits,
-                obs,
-            )
-            .await?;
-            rep.bytes = got.bytes;
-        }
-        // The cursor goes last, after every batch of this folder (the writer keeps order).
-        let answers_read = self.client.unreadable == unreadable_before && ex.unusable_changes == 0;
-        if !answers_read {
-            rep.note.get_or_insert_with(|| {
-                "some answers could not be read: the folder's cursor stays where it was, so the next sync looks again"
-                    .into()
-            });
-        }
-        let outcome = FolderOutcome { answers_read, lowest_unaccounted: None };
-        let mut b = ImapBatch::new(mailbox);
-        b.cursor = Some(cursor_after(
-            uidvalidity,
-            ex.folder.uidnext.and_then(|n| Uid::try_from(n).ok()),
-            ex.folder.highestmodseq,
-            old,
-            outcome,
-        ));
-        self.store.submit(move |s| s.apply_imap_batch(b)).await?;
-        let done = self.store.drain().await?;
-        rep.new = done.new;
-        rep.updated = done.updated;
-        rep.removed = done.removed;
-        rep.gaps = done.unfetchable;
-        rep.warnings = self.client.warnings() - warnings_before;
-        Ok(rep)
-    }
-
-    /// A folder new to the store may be a vanished one renamed: same UIDVALIDITY, and (rule 5) a sample of
-    /// the vanished folder's messages under the same UIDs with the same bytes. Returns the vanished folder's
-    /// row, renamed, when it is one.
-    async fn renamed_from(
-        &mut self,
-        f: &Listed,
-        uidvalidity: UidValidity,
-        gone: &mut Vec<MailboxRow>,
-        rep: &mut FolderReport,
-    ) -> Result<Option<MailboxRow>, EngineError> {
-        for i in rename_candidates(gone, uidvalidity).into_iter().rev() {
-            let Some(candidate) = gone.get(i) else { continue };
-            let id = candidate.id;
-            let sample = self.store.call(move |s| s.imap_sample(id, RENAME_SAMPLE)).await?;
-            let found = self.hashes_of(sample.iter().map(|(u, _)| *u)).await?;
-            if !is_rename(&sample, &found) {
-                tracing::info!(
-                    "{} has the UIDVALIDITY of vanished {} but other messages: not a rename",
-                    f.name,
-                    candidate.name
-                );
-                continue;
-            }
-            let old = gone.remove(i);
-            if !self.cfg.dry_run {
-                let name = f.name.clone();
-                self.store.call(move |s| s.rename_mailbox(id, &name)).await?;
-            }
-            rep.note = Some(format!("renamed from {}", old.name));
-            return Ok(Some(MailboxRow { name: f.name.clone(), ..old }));
-        }
-        Ok(None)
-    }
-
-    /// The SHA-256 of what the examined folder holds under `uids` (those it has, with a valid body).
-    async fn hashes_of(
-        &mut self,
-        uids: impl Iterator<Item = Uid>,
-    ) -> Result<BTreeMap<Uid, [u8; 32]>, EngineError> {
-        let Some(set) = SequenceSet::from_uids(uids) else { return Ok(BTreeMap::new()) };
-        let cmd = Command::UidFetch {
-            set,
-            items: vec![FetchAttr::Uid, FetchAttr::BodyPeek],
-            changed_since: None,
-            vanished: false,
-        };
-        let data = self.client.run_ok(cmd).await?;
-        Ok(data
-            .iter()
-            .filter_map(|u| match u {
-                Untagged::Fetch(f) => Some((f.uid?, content_hash(crate::integrity::message_body(f).ok()?))),
-                _ => None,
-            })
-            .collect())
-    }
-
-    async fn upsert(
-        &mut self,
-        f: &Listed,
-        local: Option<&MailboxRow>,
-    ) -> Result<Option<MailboxId>, EngineError> {
-        if self.cfg.dry_run {
-            return Ok(local.map(|m| m.id));
-        }
-        let Some(account) = self.account else { return Ok(None) };
-        let info = MailboxInfo {
-            name: f.name.clone(),
-            delimiter: f.delimiter,
-            attributes: f.attributes.clone(),
-            special_use: f.special_use.clone(),
-        };
-        Ok(Some(self.store.call(move |s| s.upsert_mailbox(account, &info)).await?))
-    }
-
-    /// The stored UIDs of a folder the store knows, with their flags, and its recorded gaps.
-    async fn local_state(
-        &mut self,
-        mailbox: Option<MailboxId>,
-    ) -> Result<(BTreeMap<Uid, Vec<String>>, Vec<mailsync_store::ImapGap>), EngineError> {
-        let Some(id) = mailbox else { return Ok((BTreeMap::new(), Vec::new())) };
-        let rows = self.store.call(move |s| s.imap_locations(id)).await?;
-        let locals = rows
-            .into_iter()
-            .map(|(u, flags, _)| (u, flags.split_whitespace().map(str::to_owned).collect()))
-            .collect();
-        let gaps = self.store.call(move |s| s.unfetchable(id)).await?;
-        Ok((locals, gaps))
-    }
-
-    /// Every UID of the folder with its flags: `UID FETCH 1:* (UID FLAGS)`, which must add up to the folder's
-    /// size (rule 4); when it does not (Exchange leaves out messages it cannot serve), `UID SEARCH ALL` gives
-    /// the UIDs, and when that does not add up either, the folder fails without a change.
-    async fn full_listing(&mut self, exists: u32, folder: &str) -> Result<ServerListing, EngineError> {
-        let cmd = Command::UidFetch {
-            set: SequenceSet::all(),
-            items: vec![FetchAttr::Uid, FetchAttr::Flags],
-            changed_since: None,
-            vanished: false,
-        };
-        let mut listing = ServerListing::new();
-        let budget = Budget::per_message(usize::try_from(exists).unwrap_or(usize::MAX));
-        let mut exists = exists;
-        let done = self
-            .client
-            .run_each(cmd, budget, |u| match u {
-                Untagged::Fetch(f) => {
-                    if let Some(uid) = f.uid {
-                        let flags = f.flags.map(|fl| fl.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-                        listing.insert(uid, flags.map(|fl| super::plan::normalize_flags(&fl)));
-                    }
-                }
-                Untagged::Exists(n) => exists = n,
-                Untagged::Expunge(_) => exists = exists.saturating_sub(1),
-                _ => {}
-            })
-            .await?;
-        self.client.check(&done)?;
-        if listing_adds_up(listing.len(), exists).is_ok() {
-            return Ok(listing);
-        }
-        tracing::warn!(
-            "{folder}: UID FETCH listed {} of {exists} messages; asking UID SEARCH ALL",
-            listing.len()
-        );
-        let searched: BTreeSet<Uid> = self.search(SearchKey::All).await?.into_iter().collect();
-        listing_adds_up(searched.len(), exists)
-            .map_err(|why| self.client.inconsistent(&format!("{folder}: {why}")))?;
-        let mut by_search: ServerListing = searched.into_iter().map(|u| (u, None)).collect();
-        for (uid, flags) in by_search.iter_mut() {
-            if let Some(Some(f)) = listing.get(uid) {
-                *flags = Some(f.clone());
-            }
-        }
-        Ok(by_search)
-    }
-
-    /// `UID SEARCH key`: the UIDs found, ascending.
-    async fn search(&mut self, criteria: SearchKey) -> Result<Vec<Uid>, EngineError> {
-        let data = self.client.run_ok(Command::UidSearch { criteria }).await?;
-        let mut uids: Vec<Uid> = Vec::new();
-        for u in data {
-            if let Untagged::Search(s) = u {
-                uids.extend(s.uids());
-            }
-        }
-        uids.sort_unstable();
-        uids.dedup();
-        Ok(uids)
+/// The account's id (created unless this is a dry run).
+async fn find_account(
+    store: &mut StoreHandle,
+    cfg: &ImapSyncConfig,
+) -> Result<Option<AccountId>, EngineError> {
+    let name = cfg.account.clone();
+    if cfg.dry_run {
+        store.call(move |s| s.find_account(&name)).await
+    } else {
+        Ok(Some(store.call(move |s| s.account(&name)).await?))
     }
 }
 
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
+/// ENABLE QRESYNC (when offered) and LIST, in one round trip: the folders, whether every LIST line could be
+/// read, and whether QRESYNC is enabled.
+async fn open_account(
+    client: &mut ImapClient,
+    caps: &Capabilities,
+) -> Result<(Vec<Listed>, bool, bool), EngineError> {
+    const ENABLE: usize = 0;
+    const LIST: usize = 1;
+    let mut p = Pipeline::new(2);
+    let enable = caps.has("QRESYNC") && caps.has("ENABLE");
+    if enable {
+        p.push(ENABLE, Command::Enable(vec!["QRESYNC".into()]), Budget::DEFAULT);
+    }
+    let list = Command::List {
+        reference: String::new(),
+        pattern: "*".into(),
+        return_special_use: caps.has("SPECIAL-USE"),
+    };
+    p.push(LIST, list, Budget::DEFAULT);
+    let (mut listed, mut read_whole) = (Vec::new(), true);
+    while let Some(answer) = client.next_piped(&mut p).await? {
+        match answer {
+            Piped::Data(LIST, Untagged::List(item)) => listed.push(Listed::from_list(&item)),
+            Piped::Data(..) => {}
+            Piped::Done(i, done, stepped) => {
+                client.check(&done)?;
+                if i == LIST {
+                    read_whole = stepped.unreadable == 0;
+                }
+            }
+        }
+    }
+    let qresync = enable && client.enabled().iter().any(|e| e.eq_ignore_ascii_case("QRESYNC"));
+    Ok((listed, read_whole, qresync))
+}
+
+impl Run<'_> {
+    /// Every planned folder: all probed at once (settled as their answers complete), then those the probe
+    /// could not settle one at a time, then every folder's new messages back to back.
+    async fn folders(
+        &mut self,
+        folders: &[(Listed, Option<MailboxRow>)],
+        gone: &mut Vec<MailboxRow>,
+        tally: &mut Tally<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<(), EngineError> {
+        let mut downloads = Vec::new();
+        let careful = self.probe_all(folders, gone, &mut downloads, tally, obs).await?;
+        for k in careful {
+            let Some((f, local)) = folders.get(k) else { continue };
+            let started = Instant::now();
+            let settled = self.careful(f, local.clone(), gone, tally, obs).await;
+            self.settled(f, started, settled, &mut downloads, tally, obs)?;
+        }
+        if self.cfg.dry_run {
+            return Ok(());
+        }
+        let limits = self.cfg.limits;
+        download(&mut self.client, self.store, downloads, self.condstore, &limits, tally, obs).await
+    }
+
+    /// Sends every folder's probe (within the window) and settles each folder as its answers complete.
+    /// Returns the folders (by index) left to the careful path.
+    async fn probe_all(
+        &mut self,
+        folders: &[(Listed, Option<MailboxRow>)],
+        gone: &[MailboxRow],
+        downloads: &mut Vec<FolderDownload>,
+        tally: &mut Tally<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<Vec<usize>, EngineError> {
+        let started = Instant::now();
+        let mut p = Pipeline::new(PROBE_WINDOW);
+        let mut probes: Vec<Option<FolderProbe>> = Vec::with_capacity(folders.len());
+        for (k, (f, local)) in folders.iter().enumerate() {
+            let commands = probe_for(f, local.as_ref(), self.qresync, self.condstore);
+            // A QRESYNC answer holds about one response per message below the stored UIDNEXT.
+            let examine_budget = match local.as_ref().and_then(|m| m.uidnext) {
+                Some(next) if commands.used_qresync => {
+                    Budget::per_message(usize::try_from(next.get()).unwrap_or(usize::MAX))
+                }
+                _ => Budget::DEFAULT,
+            };
+            p.push(2 * k, commands.examine.clone(), examine_budget);
+            if let Some(cmd) = commands.follow.command() {
+                p.push(2 * k + 1, cmd, Budget::DEFAULT);
+            }
+            probes.push(Some(FolderProbe::new(commands)));
+        }
+        let mut careful = Vec::new();
+        while let Some(answer) = self.client.next_piped(&mut p).await? {
+            let (index, follow) = match &answer {
+                Piped::Data(i, _) | Piped::Done(i, ..) => (*i / 2, *i % 2 == 1),
+            };
+            let Some(probe) = probes.get_mut(index).and_then(Option::as_mut) else { continue };
+            match answer {
+                Piped::Data(_, u) => probe.data(follow, u),
+                Piped::Done(_, done, stepped) => {
+                    probe.done(follow, done, stepped);
+                    if let (false, Some(exists)) = (follow, probe.exists()) {
+                        // The listing's answer is held to the size the EXAMINE announced.
+                        let n = usize::try_from(exists).unwrap_or(usize::MAX);
+                        p.set_budget(2 * index + 1, Budget::per_message(n));
+                    }
+                }
+            }
+            if !probe.complete() {
+                continue;
+            }
+            let (Some(probe), Some((f, local))) =
+                (probes.get_mut(index).and_then(Option::take), folders.get(index))
+            else {
+                continue;
+            };
+            let used_qresync = probe.commands.used_qresync;
+            let settled = match probe.finish() {
+                Probed::Refused(done) => self.client.check(&done).map(|()| Settled::Careful),
+                Probed::Unusable(why) => Err(self.client.inconsistent(&format!("EXAMINE {}: {why}", f.name))),
+                Probed::Examined(ex, facts) => {
+                    let state = self.local_state(local.as_ref().map(|m| m.id)).await?;
+                    let seen = Observed { ex, used_qresync, facts };
+                    let ctx = Context { started, note: None, renames_checked: false };
+                    self.settle(f, local.clone(), state, seen, ctx, gone, tally, obs).await
+                }
+            };
+            if matches!(settled, Ok(Settled::Careful)) {
+                careful.push(index);
+                continue;
+            }
+            self.settled(f, started, settled, downloads, tally, obs)?;
+        }
+        Ok(careful)
+    }
+
+    /// Files a folder's outcome: a download to do, or (for a folder-level failure, e.g. a refused EXAMINE or
+    /// answers that do not add up) a report with the error, while the run goes on. A broken connection ends
+    /// the pass.
+    fn settled(
+        &mut self,
+        f: &Listed,
+        started: Instant,
+        settled: Result<Settled, EngineError>,
+        downloads: &mut Vec<FolderDownload>,
+        tally: &mut Tally<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<(), EngineError> {
+        match settled {
+            Ok(Settled::Download(d)) => downloads.push(*d),
+            Ok(Settled::Finished) => {}
+            Ok(Settled::Careful) => {
+                return Err(EngineError::Internal(format!("{}: no way left to settle the folder", f.name)));
+            }
+            Err(e) if e.is_folder_level() => {
+                tracing::warn!("folder {}: {e}", f.name);
+                let r = FolderReport {
+                    folder: f.name.clone(),
+                    error: Some(e.to_string()),
+                    seconds: started.elapsed().as_secs_f64(),
+                    ..FolderReport::default()
+                };
+                let open = tally.open.iter().find(|(_, (name, _))| *name == f.name).map(|(m, _)| *m);
+                let mut r = r;
+                if let Some(m) = open {
+                    // What it wrote before failing (e.g. a UIDVALIDITY reset) is counted.
+                    let done = self.store.take_keyed(m);
+                    r.new = done.new;
+                    r.updated = done.updated;
+                    r.removed = done.removed;
+                    r.gaps = done.unfetchable;
+                }
+                tally.finished(open, r, obs);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
 }

@@ -30,7 +30,7 @@ use super::plan::{
     CONTENT_IDENTITY,
 };
 use crate::auth::{Credentials, Renew};
-use crate::endpoint::{Endpoint, Reconnect};
+use crate::endpoint::{reconnects_after, Endpoint, Reconnect};
 use crate::imap::Observer;
 use crate::integrity::is_exchange_stand_in;
 use crate::writer::StoreHandle;
@@ -141,6 +141,7 @@ async fn resume(
     let mut credentials = cfg.credentials.clone();
     let mut next = Some(first);
     let mut fruitless = 0u32;
+    let mut logged_in = false;
     loop {
         let before = store.committed();
         let attempt = match next.take() {
@@ -151,10 +152,13 @@ async fn resume(
             }
         };
         let e = match attempt {
-            Ok(c) => match run_once(c, store, cfg, obs, account, report).await {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            },
+            Ok(c) => {
+                logged_in = true;
+                match run_once(c, store, cfg, obs, account, report).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
+                }
+            }
             Err(e) => e,
         };
         // What this try committed before it failed still counts.
@@ -162,7 +166,7 @@ async fn resume(
         report.new += done.new;
         report.already_stored += done.deduplicated;
         report.gaps += done.unfetchable;
-        if !e.is_transient() {
+        if !reconnects_after(&e, logged_in) {
             return Err(e);
         }
         fruitless = if store.committed() > before { 1 } else { fruitless + 1 };

@@ -87,7 +87,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if rtt.is_some() || mbps.is_some() {
         let spec = LinkSpec {
             rtt: std::time::Duration::from_millis(rtt.unwrap_or(0)),
-            rate: mbps.map(|m| (m * 1_000_000.0 / 8.0) as u64),
+            rate: mbps.map(bytes_per_second).transpose()?,
             faults: Faults::None,
         };
         let imaps = Link::start(p.imaps, spec)?;
@@ -200,4 +200,14 @@ fn seed_corpus(d: &Dovecot, seed: u64, n: u64) -> Result<(), Box<dyn std::error:
         start = end;
     }
     Ok(())
+}
+
+/// Mbit/s (a positive number, fractions allowed) as bytes per second.
+fn bytes_per_second(mbps: f64) -> Result<u64, String> {
+    if !(mbps.is_finite() && mbps > 0.0 && mbps < 1e6) {
+        return Err(format!("--mbps {mbps}: a rate between 0 and 1000000 Mbit/s"));
+    }
+    // In range, so the conversion neither truncates beyond the fraction nor loses the sign.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok((mbps * 125_000.0).round() as u64)
 }
