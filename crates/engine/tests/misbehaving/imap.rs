@@ -336,3 +336,45 @@ fn a_second_sync_of_the_same_account_is_refused_while_one_runs() {
     assert_eq!(folder(&r, "INBOX").new, 4);
     assert_eq!(w.stored("INBOX"), w.server_imap("INBOX"));
 }
+
+/// The folder is recreated between the probe and the download (its EXAMINE for the download shows another
+/// UIDVALIDITY): the planned UIDs would name other messages, so nothing is downloaded into the old folder, the
+/// folder's cursor stays, the folder reports why, and the next run mirrors the folder as it is.
+#[test]
+fn a_uidvalidity_that_changes_before_the_download_stores_nothing_under_the_old_uids() {
+    let w = World::new(Profile::Dovecot);
+    w.seed("INBOX", "first", 3);
+    let examines = Arc::new(AtomicUsize::new(0));
+    let seen = examines.clone();
+    let proxy = Proxy::imap(&w.dovecot, move |cmd, resp| {
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        if !cmd.starts_with("EXAMINE") || !text.contains("[UIDVALIDITY ") {
+            return resp;
+        }
+        if seen.fetch_add(1, Ordering::SeqCst) != 1 {
+            return resp;
+        }
+        // The second EXAMINE of the run (the download's): another generation of the folder.
+        let start = text.find("[UIDVALIDITY ").unwrap() + "[UIDVALIDITY ".len();
+        let end = start + text[start..].find(']').unwrap();
+        let other: u64 = text[start..end].parse::<u64>().unwrap() + 1;
+        format!("{}{other}{}", &text[..start], &text[end..]).into_bytes()
+    })
+    .unwrap();
+    let (r, result) = imap_sync(&w.db(), &w.imap_config(proxy.port()));
+    result.unwrap();
+    assert_eq!(examines.load(Ordering::SeqCst), 2, "a probe and a download EXAMINE");
+    let inbox = folder(&r, "INBOX");
+    assert_eq!(inbox.new, 0, "{inbox:?}");
+    assert!(inbox.error.as_deref().is_some_and(|e| e.contains("UIDVALIDITY changed")), "{inbox:?}");
+    assert!(w.stored("INBOX").is_empty());
+    let store = w.store();
+    let account = store.find_account("t").unwrap().unwrap();
+    let row = store.mailboxes(account).unwrap().into_iter().find(|m| m.name == "INBOX").unwrap();
+    assert_eq!((row.uidvalidity, row.uidnext), (None, None), "the cursor moved: {row:?}");
+    drop(store);
+
+    let r = imap_ok(&w.db(), &w.imap_config(w.dovecot.ports().imaps));
+    assert_eq!(folder(&r, "INBOX").new, 3);
+    assert_eq!(w.stored("INBOX"), w.server_imap("INBOX"));
+}
