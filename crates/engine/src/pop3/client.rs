@@ -179,6 +179,15 @@ impl Pop3Client {
                     return self.login_result(r, user, None);
                 }
                 if caps.is_empty() || caps.user() {
+                    if caps.pipelining() {
+                        // One round trip: PASS goes out behind USER (RFC 2449 section 6.6).
+                        self.send(Pop3Command::User(user.clone()))?;
+                        self.send(Pop3Command::Pass(password.clone()))?;
+                        let to_user = self.next_reply("to USER").await?;
+                        let to_pass = self.next_reply("to PASS").await?;
+                        let r = if to_user.ok { to_pass } else { to_user };
+                        return self.login_result(r, user, None);
+                    }
                     let r = self.run(Pop3Command::User(user.clone())).await?;
                     if !r.ok {
                         return self.login_result(r, user, None);
@@ -322,9 +331,29 @@ impl Pop3Client {
         Ok(r)
     }
 
+    /// Queues CAPA behind other commands (e.g. the listings of a first sync); the caller reads its reply in
+    /// turn, after which [`Pop3Client::capabilities_after_login`] needs no round trip of its own.
+    pub fn send_capa_after_login(&mut self) -> Result<CommandId, EngineError> {
+        let id = self.send(Pop3Command::Capa)?;
+        self.caps_after_login = true;
+        Ok(id)
+    }
+
     /// Whether commands may be sent before earlier answers arrive (asks CAPA first if not yet since login).
     pub async fn pipelining(&mut self) -> Result<bool, EngineError> {
         Ok(self.capabilities_after_login().await?.pipelining())
+    }
+
+    /// QUIT when nothing waits on its answer (no deletion to prove): sent with whatever is queued before it,
+    /// then the connection is closed without the round trip for the `+OK`.
+    /// Without PIPELINING the commands before it are answered first, and so is QUIT.
+    pub async fn quit_unanswered(mut self) {
+        if !self.s.capabilities().pipelining() {
+            let _ = self.run(Pop3Command::Quit).await;
+        } else if self.send(Pop3Command::Quit).is_ok() {
+            let _ = self.flush().await;
+        }
+        self.t.shutdown().await;
     }
 
     /// QUIT: the server enters its UPDATE state and applies DELEs (RFC 1939 section 6). Returns whether it
@@ -354,7 +383,8 @@ impl Pop3Client {
         Ok(())
     }
 
-    fn protocol(&self, detail: &str) -> EngineError {
+    /// A protocol violation by this server: the connection is unusable.
+    pub fn protocol(&self, detail: &str) -> EngineError {
         EngineError::Protocol { protocol: "POP3", addr: self.addr.clone(), detail: detail.to_string() }
     }
 

@@ -16,9 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
-use mailsync_proto::pop3::{
-    parse_scan_listings_lenient, parse_uidl_listings_lenient, Lenient, Pop3Command, UidlListing,
-};
+use mailsync_proto::pop3::{parse_scan_listings_lenient, parse_uidl_listings_lenient, Pop3Command};
 use mailsync_proto::{SeqNum, Uidl};
 use mailsync_store::{
     content_hash, AccountId, NewPop3Message, Pop3Batch, Prepared, Protocol, RunId, RunSummary, SyncLock,
@@ -261,11 +259,8 @@ async fn run_once(
             store.call(move |s| s.find_account(&name)).await?
         }
     };
-    // The store reads what it knows while the server computes its UIDL listing.
-    let (uidls, state) =
-        tokio::join!(uidl_listing(&mut c), known_state(store, account, cfg.now, cfg.retry_gaps));
-    let (known, waiting) = state?;
-    let listing = list(&mut c, uidls?, &known).await?;
+    let (known, waiting) = known_state(store, account, cfg.now, cfg.retry_gaps).await?;
+    let listing = listings(&mut c, &known).await?;
     for p in &listing.problems {
         tracing::warn!(server = %cfg.endpoint.addr(), "{p}");
     }
@@ -325,19 +320,37 @@ async fn run_once(
             to_delete = listing.messages.iter().filter_map(|l| Some((l.msg, l.uidl.clone()?))).collect();
         }
         report.deleted_on_server = u64::try_from(to_delete.len()).unwrap_or(u64::MAX);
-        c.quit().await?;
+        c.quit_unanswered().await;
         return Ok(());
     }
 
-    // RSET first: Dovecot would otherwise mark every RETR'd message \Seen at QUIT.
+    // RSET first (Dovecot would otherwise mark every RETR'd message \Seen at QUIT), then the DELEs and QUIT,
+    // all in one round trip where the server pipelines. Only QUIT's +OK proves deletions.
     if !todo.is_empty() {
-        c.run_ok(Pop3Command::Rset).await?;
+        c.send(Pop3Command::Rset)?;
+    }
+    if to_delete.is_empty() {
+        c.quit_unanswered().await;
+        return Ok(());
+    }
+    let mut sent = Vec::new();
+    for (msg, uidl) in &to_delete {
+        sent.push((c.send(Pop3Command::Dele(*msg))?, *msg, uidl.clone()));
+    }
+    if !todo.is_empty() {
+        let r = c.next_reply("to RSET").await?;
+        if !r.ok {
+            tracing::warn!("RSET refused: -ERR {} (the server may mark downloaded messages as read)", r.text);
+        }
     }
     let mut deleted = Vec::new();
-    for (msg, uidl) in &to_delete {
-        let r = c.run(Pop3Command::Dele(*msg)).await?;
+    for (id, msg, uidl) in sent {
+        let r = c.next_reply("to DELE").await?;
+        if r.id != id {
+            return Err(c.protocol("answers out of order"));
+        }
         if r.ok {
-            deleted.push(uidl.clone());
+            deleted.push(uidl);
         } else {
             tracing::warn!("DELE {msg} ({uidl}) refused: {}", r.text);
         }
@@ -359,33 +372,42 @@ async fn run_once(
     Ok(())
 }
 
-/// The server's UIDL listing read line by line; `None` when the server has no UIDL.
-async fn uidl_listing(c: &mut Pop3Client) -> Result<Option<Lenient<UidlListing>>, EngineError> {
-    let uidl = c.run(Pop3Command::Uidl(None)).await?;
-    Ok(match (uidl.ok, uidl.body) {
+/// The UIDL listing and LIST, merged by message number. On a first sync (nothing stored: everything is new)
+/// LIST and the CAPA a download needs go out behind UIDL, in the same round trip. Otherwise LIST follows only
+/// when something is new or unidentifiable: when every UIDL is valid, listed once and already known, nothing
+/// will be downloaded and LIST (which makes the server compute every size) is skipped.
+async fn listings(c: &mut Pop3Client, known: &KnownUidls) -> Result<Listing, EngineError> {
+    c.send(Pop3Command::Uidl(None))?;
+    let ahead = known.is_empty();
+    if ahead {
+        c.send(Pop3Command::List(None))?;
+        c.send_capa_after_login()?;
+    }
+    let uidl = c.next_reply("to UIDL").await?;
+    let uidls = match (uidl.ok, uidl.body) {
         (true, Some(body)) => Some(parse_uidl_listings_lenient(&body)),
         _ => None,
-    })
-}
-
-/// The UIDL listing and LIST, merged by message number. When every UIDL is valid, listed once and already
-/// known, nothing will be downloaded and LIST (which makes the server compute every size) is skipped.
-async fn list(
-    c: &mut Pop3Client,
-    uidls: Option<Lenient<UidlListing>>,
-    known: &KnownUidls,
-) -> Result<Listing, EngineError> {
-    if let Some(u) = &uidls {
-        let quick = merge_listings(Some(u), None);
-        let all_known = !u.listings.is_empty()
-            && u.bad.is_empty()
-            && !quick.has_unidentified()
-            && u.listings.iter().all(|l| known.contains_key(&l.uidl));
-        if all_known {
-            return Ok(quick);
+    };
+    let list = if ahead {
+        let list = c.next_reply("to LIST").await?;
+        c.next_reply("to CAPA").await?; // read by the session: the capabilities after login
+        list
+    } else {
+        if let Some(u) = &uidls {
+            let quick = merge_listings(Some(u), None);
+            let all_known = !u.listings.is_empty()
+                && u.bad.is_empty()
+                && !quick.has_unidentified()
+                && u.listings.iter().all(|l| known.contains_key(&l.uidl));
+            if all_known {
+                return Ok(quick);
+            }
         }
+        c.run(Pop3Command::List(None)).await?
+    };
+    if !list.ok {
+        return Err(c.protocol(&format!("LIST failed: -ERR {}", list.text)));
     }
-    let list = c.run_ok(Pop3Command::List(None)).await?;
     let scans = parse_scan_listings_lenient(&list.body.unwrap_or_default());
     Ok(merge_listings(uidls.as_ref(), Some(&scans)))
 }

@@ -178,3 +178,33 @@ fn deletions_are_counted_as_the_server_applied_them() {
     assert_eq!((r.new, r.deleted_on_server), (0, 1), "{r:?}");
     assert!(w.server_pop3().is_empty());
 }
+
+/// A server that does not pipeline (Outlook's POP3 does not advertise PIPELINING): every command waits for
+/// the answer before it, and the download, the no-op run and delete mode all end exact.
+#[test]
+fn a_server_without_pipelining_is_spoken_to_one_command_at_a_time() {
+    let w = World::new(Profile::Dovecot);
+    w.seed("INBOX", "serial", 6);
+    let before = server_bodies(&w);
+    let proxy = Proxy::pop3(&w.dovecot, |cmd, resp| {
+        if cmd == "CAPA" && resp.starts_with(b"+OK") {
+            let text = String::from_utf8_lossy(&resp);
+            assert!(text.contains("PIPELINING\r\n"), "Dovecot advertises PIPELINING: {text}");
+            return text.replace("PIPELINING\r\n", "").into_bytes();
+        }
+        resp
+    })
+    .unwrap();
+    let (r, result) = pop3_sync(&w.db(), &w.pop3_config(proxy.port(), Pop3Mode::Keep));
+    result.unwrap();
+    assert_eq!(r.new, 6, "{r:?}");
+    let (r, result) = pop3_sync(&w.db(), &w.pop3_config(proxy.port(), Pop3Mode::Keep));
+    result.unwrap();
+    assert_eq!((r.new, r.deleted_on_server), (0, 0), "{r:?}");
+    assert_eq!(server_bodies(&w), before, "keep mode changed the server");
+    let (r, result) = pop3_sync(&w.db(), &w.pop3_config(proxy.port(), Pop3Mode::Delete));
+    result.unwrap();
+    assert_eq!(r.deleted_on_server, 6, "{r:?}");
+    assert_eq!(bodies(&w), before);
+    assert!(w.server_pop3().is_empty(), "the server still holds messages");
+}
