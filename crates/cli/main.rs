@@ -28,7 +28,7 @@ use crate::output::Output;
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "mailsync", version, about, propagate_version = true)]
+#[command(name = "mailsync", version = env!("MAILSYNC_VERSION"), about, propagate_version = true)]
 struct Cli {
     /// Accounts file [default: $XDG_CONFIG_HOME/mailsync/config.toml]
     #[arg(
