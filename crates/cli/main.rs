@@ -75,6 +75,10 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Per account and protocol: messages, size, folders, last sync and how it ended
     Status(cmd::status::StatusArgs),
+    /// Shell completion script on stdout: bash, zsh, fish, elvish or powershell
+    Completions(cmd::completions::CompletionsArgs),
+    /// The manual page (roff) on stdout, or with --dir DIR one page per subcommand
+    Man(cmd::man::ManArgs),
 }
 
 /// What every subcommand gets: the resolved global options.
@@ -154,6 +158,8 @@ fn run(cli: Cli, verbosity: i8) -> anyhow::Result<()> {
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Export(args) => cmd::export::run(args, &ctx),
         Command::Status(args) => cmd::status::run(args, &ctx),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man(args) => cmd::man::run(args),
     }
 }
 
