@@ -1,9 +1,11 @@
 //! The `mailsync` binary as a user or a packager installs it: `--version` naming the commit it was built
-//! from, and shell completions and manual pages generated from the command line.
+//! from, shell completions and manual pages generated from the command line, and the systemd user units in
+//! `contrib/systemd` checked by `systemd-analyze verify` against the real binary.
 //!
-//! The tools these tests run (bash, git, groff) are installed by `scripts/install-deps`; a
+//! The tools these tests run (bash, git, groff, systemd-analyze) are installed by `scripts/install-deps`; a
 //! missing one fails its test with the Debian package to install, it never skips it.
 
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -243,4 +245,98 @@ fn man_page_documents_every_subcommand_and_renders_without_warnings() {
     }
     let written = std::fs::read_dir(&man1).map(|d| d.count()).unwrap_or(0);
     assert!(written >= pages.len(), "{written} pages in {}", man1.display());
+}
+
+/// The systemd user units, in the order the tests read them: watch service, sync service, sync timer.
+const UNITS: [&str; 3] = [
+    "contrib/systemd/mailsync-watch.service",
+    "contrib/systemd/mailsync-sync.service",
+    "contrib/systemd/mailsync-sync.timer",
+];
+
+/// `systemd-analyze verify --user UNITS` as a user whose `~/.cargo/bin/mailsync` is the binary under
+/// test and whose MANPATH holds the pages `mailsync man --dir` wrote. Fails on any word on stderr:
+/// unknown keys and bad values are only warnings to systemd, and exit 0.
+fn verify(home: &Path, units: &[PathBuf]) -> Output {
+    let runtime = home.join("run");
+    if let Err(e) = std::fs::create_dir_all(&runtime)
+        .and_then(|()| std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)))
+    {
+        panic!("{}: {e}", runtime.display());
+    }
+    run(Command::new(tool("systemd-analyze", "systemd"))
+        .args(["verify", "--user"])
+        .args(units)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("MANPATH", home.join("share/man"))
+        .env("SYSTEMD_LOG_COLOR", "0")
+        .env_remove("XDG_CONFIG_HOME"))
+}
+
+#[test]
+fn systemd_units_pass_systemd_analyze_verify() {
+    let home = tempdir();
+    let home = home.path();
+    let bin = home.join(".cargo/bin");
+    if let Err(e) = std::fs::create_dir_all(&bin).and_then(|()| symlink(BIN, bin.join("mailsync"))) {
+        panic!("{}: {e}", bin.display());
+    }
+    stdout_of(&["man", "--dir", &home.join("share/man/man1").to_string_lossy()]);
+
+    let units: Vec<PathBuf> = UNITS.iter().map(|u| Path::new(ROOT).join(u)).collect();
+    let o = verify(home, &units);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && stderr.is_empty(), "systemd-analyze verify: {:?}\n{stderr}", o.status);
+
+    // The commands they run: `mailsync watch` (its interface: `watch [NAME...]`, exit 0 on SIGTERM) as a
+    // service that restarts on failure, and `mailsync sync` as a oneshot that the timer starts.
+    let watch = read(&units[0]);
+    for line in
+        ["ExecStart=%h/.cargo/bin/mailsync watch\n", "Restart=on-failure\n", "WantedBy=default.target\n"]
+    {
+        assert!(watch.contains(line), "mailsync-watch.service lacks {line:?}");
+    }
+    let sync = read(&units[1]);
+    for line in ["Type=oneshot\n", "ExecStart=%h/.cargo/bin/mailsync sync\n"] {
+        assert!(sync.contains(line), "mailsync-sync.service lacks {line:?}");
+    }
+    assert!(read(&units[2]).contains("WantedBy=timers.target\n"));
+    stdout_of(&["sync", "--help"]);
+
+    // The check has teeth: a misspelt key, a bad value and a missing binary are each reported.
+    let bad = home.join("bad.service");
+    let broken = [
+        watch.replace("RestartSec=", "RestartSecs="),
+        watch.replace("Restart=on-failure", "Restart=sometimes"),
+        watch.replace("/.cargo/bin/mailsync", "/.cargo/bin/no-such-mailsync"),
+    ];
+    for unit in broken {
+        write(&bad, unit.as_bytes());
+        let o = verify(home, std::slice::from_ref(&bad));
+        assert!(!o.stderr.is_empty(), "systemd-analyze verify accepted:\n{unit}");
+    }
+}
+
+/// A unit file as the README shows it: without its comment lines, and one blank line between sections.
+fn without_comments(unit: &str) -> String {
+    let mut shown = String::new();
+    for line in unit.lines().filter(|l| !l.starts_with('#')) {
+        if line.is_empty() && (shown.is_empty() || shown.ends_with("\n\n")) {
+            continue;
+        }
+        shown.push_str(line);
+        shown.push('\n');
+    }
+    format!("```ini\n{}\n```\n", shown.trim_end())
+}
+
+#[test]
+fn readme_shows_the_systemd_units_as_they_are() {
+    let readme = read(&Path::new(ROOT).join("README.md"));
+    for unit in UNITS {
+        let shown = without_comments(&read(&Path::new(ROOT).join(unit)));
+        assert!(readme.contains(&shown), "README.md does not show {unit} as it is; it should show:\n{shown}");
+    }
 }
