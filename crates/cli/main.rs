@@ -30,7 +30,7 @@ use crate::output::Output;
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "mailsync", version, about, propagate_version = true)]
+#[command(name = "mailsync", version = env!("MAILSYNC_VERSION"), about, propagate_version = true)]
 struct Cli {
     /// Accounts file [default: $XDG_CONFIG_HOME/mailsync/config.toml]
     #[arg(
@@ -77,6 +77,10 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Per account and protocol: messages, size, folders, last sync and how it ended
     Status(cmd::status::StatusArgs),
+    /// Shell completion script on stdout: bash, zsh, fish, elvish or powershell
+    Completions(cmd::completions::CompletionsArgs),
+    /// The manual page (roff) on stdout, or with --dir DIR one page per subcommand
+    Man(cmd::man::ManArgs),
 }
 
 /// What every subcommand gets: the resolved global options.
@@ -157,6 +161,8 @@ fn run(cli: Cli, verbosity: i8) -> anyhow::Result<()> {
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Export(args) => cmd::export::run(args, &ctx),
         Command::Status(args) => cmd::status::run(args, &ctx),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man(args) => cmd::man::run(args),
     }
 }
 
