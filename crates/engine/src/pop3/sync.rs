@@ -430,6 +430,12 @@ struct Got {
     identities: HashMap<SeqNum, Uidl>,
 }
 
+/// How far RETRs run ahead of their answers (announced bytes, and commands). Answers wait in the server's
+/// and the network's buffers, not in ours (one is read at a time), so this costs no memory; it keeps the link
+/// busy across the round trip (a window smaller than a round trip's worth of bytes would stall each time).
+const RETR_AHEAD_BYTES: u64 = 64 << 20;
+const RETR_AHEAD_COMMANDS: usize = 1000;
+
 async fn download(
     c: &mut Pop3Client,
     store: &mut StoreHandle,
@@ -450,13 +456,14 @@ async fn download(
     let mut in_flight_bytes = 0u64;
     let mut batch = Pop3Batch::default();
     let mut batch_bytes = 0usize;
-    let window = u64::try_from(cfg.batch_bytes).unwrap_or(u64::MAX);
+    let window = RETR_AHEAD_BYTES.max(u64::try_from(cfg.batch_bytes).unwrap_or(u64::MAX));
     // A link error ends the loop with the error, after which every message received whole is still committed:
     // the next try goes on from there.
     let failed = 'download: loop {
         // Keep RETRs flowing while the answers in flight stay under the window (always at least one).
         while let Some(l) = todo.get(next) {
-            let room = in_flight.is_empty() || (pipelined && in_flight_bytes + l.size <= window);
+            let room = in_flight.is_empty()
+                || (pipelined && in_flight_bytes + l.size <= window && in_flight.len() < RETR_AHEAD_COMMANDS);
             if !room {
                 break;
             }
