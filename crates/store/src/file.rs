@@ -18,12 +18,13 @@
 //! SQLite file format: <https://sqlite.org/fileformat2.html> section 1.3 (the 16-byte header string).
 
 use std::fs::{DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::libc;
 
+use crate::descriptors::{self, Held, How};
 use crate::error::{Result, StoreError};
 
 /// Mode of the database file and its `-wal` / `-shm` companions.
@@ -45,8 +46,9 @@ pub(crate) enum Found {
 }
 
 /// Says what is at `path` without changing anything. A symlink is followed; anything but nothing, an empty
-/// regular file or a SQLite file is an error. Returns the checked file, opened read-only, when there is one.
-pub(crate) fn inspect(path: &Path) -> Result<(Found, Option<File>)> {
+/// regular file or a SQLite file is an error. Returns the checked file, opened read-only, when there is one
+/// (a descriptor that is never closed: see [`crate::descriptors`]).
+pub(crate) fn inspect(path: &Path) -> Result<(Found, Option<Held>)> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         // A file where a directory of the path should be: nothing can be there (creating it says why).
@@ -58,10 +60,7 @@ pub(crate) fn inspect(path: &Path) -> Result<(Found, Option<File>)> {
     check_type(path, &meta.file_type())?;
     // Non-blocking and without a controlling terminal: should the path be swapped for a FIFO or a device
     // between the check above and this open, the open neither hangs nor adopts a terminal.
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+    let file = descriptors::open(path, How::Read)
         .map_err(|source| StoreError::ReadFile { path: path.to_path_buf(), source })?;
     let meta = file.metadata().map_err(|source| StoreError::ReadFile { path: path.to_path_buf(), source })?;
     check_type(path, &meta.file_type())?;
@@ -72,7 +71,7 @@ pub(crate) fn inspect(path: &Path) -> Result<(Found, Option<File>)> {
     let mut got = 0;
     while got < header.len() {
         let rest = header.get_mut(got..).unwrap_or_default();
-        match file.read(rest) {
+        match file.read_at(rest, u64::try_from(got).unwrap_or(u64::MAX)) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -144,7 +143,10 @@ fn create(path: &Path) -> Result<()> {
         }
     }
     match OpenOptions::new().read(true).write(true).create_new(true).mode(FILE_MODE).open(path) {
-        Ok(_) => Ok(()),
+        // Not closed: the shelf keeps it (see `crate::descriptors`).
+        Ok(f) => descriptors::adopt(f, How::ReadWrite)
+            .map(drop)
+            .map_err(|source| StoreError::CreateFile { path: path.to_path_buf(), source }),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match inspect(path)? {
             (Found::Nothing, _) => {
                 // A dangling symlink: O_EXCL does not create through it, and neither do we.
@@ -182,11 +184,7 @@ pub(crate) fn companions(path: &Path) -> [PathBuf; 2] {
 /// there is not followed and not touched (opened with `O_NOFOLLOW`); anything else is left alone too.
 pub(crate) fn tighten_companions(path: &Path) -> Result<()> {
     for companion in companions(path) {
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&companion)
-        {
+        let file = match descriptors::open(&companion, How::ReadNoFollow) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {

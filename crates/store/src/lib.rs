@@ -17,6 +17,7 @@
 
 mod accounts;
 mod counts;
+mod descriptors;
 mod error;
 pub mod export;
 mod file;
