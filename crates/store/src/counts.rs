@@ -57,6 +57,8 @@ pub struct ProtocolStatus {
 pub struct AccountStatus {
     /// IMAP mailboxes known.
     pub folders: u64,
+    /// A `mailsync watch` keeps the account current now (it holds the account's watch lock).
+    pub watched: bool,
     /// IMAP side.
     pub imap: ProtocolStatus,
     /// POP3 side.
@@ -109,7 +111,11 @@ impl Store {
             .prepare_cached("SELECT count(*) FROM mailboxes WHERE account_id = ?1")
             .and_then(|mut s| s.query_row([account], |r| r.get(0)))
             .ctx(|| format!("counting mailboxes of account {account}"))?;
-        let mut status = AccountStatus { folders: u(folders), ..AccountStatus::default() };
+        let mut status = AccountStatus {
+            folders: u(folders),
+            watched: self.watched(account)?,
+            ..AccountStatus::default()
+        };
         let running = self.account_locked(account)?;
         for protocol in [Protocol::Imap, Protocol::Pop3] {
             let (locations, messages, bytes): (i64, i64, i64) = self

@@ -98,6 +98,12 @@ pub enum StoreError {
         /// The account's name.
         account: String,
     },
+    /// Another process watches the account on this store (it holds the account's watch lock).
+    #[error("another watch of account {account} is running on this store")]
+    WatchBusy {
+        /// The account's name.
+        account: String,
+    },
     /// The account's sync lock could not be taken or tested for another reason.
     #[error("cannot lock {path} for a sync: {source}")]
     Lock {
