@@ -181,7 +181,7 @@ fn an_unknown_key_names_file_line_and_table() {
     let line = config_failure(&s.run(&["account", "list"]));
     let expected = format!(
         "mailsync: {}:7:1: unknown field `pasword_env` in accounts.work (expected one of `preset`, `user`, \
-         `auth`, `password_command`, `password_env`, `token_command`, `command_timeout`, `reconnect_attempts`, \
+         `auth`, `password_command`, `password_env`, `token_command`, `command_timeout`, `reconnect_attempts`, `watch_via`, \
          `ca_file`, `client_id`, `tenant`, `scopes`, `authority`, `imap`, `pop3`, `smtp`)",
         path.display()
     );

@@ -63,6 +63,8 @@ enum Command {
     Account(cmd::account::AccountArgs),
     /// Sync accounts into the local store
     Sync(cmd::sync::SyncArgs),
+    /// Keep accounts current until stopped: IMAP IDLE and sweeps, or POP3 polling
+    Watch(cmd::watch::WatchArgs),
     /// IMAP and POP3 side by side for one account, read-only
     Compare(cmd::compare::CompareArgs),
     /// Sign in with OAuth2 (Outlook): `auth login NAME`
@@ -154,6 +156,7 @@ fn run(cli: Cli, verbosity: i8) -> anyhow::Result<()> {
     match cli.command {
         Command::Account(args) => cmd::account::run(args, &ctx),
         Command::Sync(args) => cmd::sync::run(args, &ctx),
+        Command::Watch(args) => cmd::watch::run(args, &ctx),
         Command::Compare(args) => cmd::compare::run(args, &ctx),
         Command::Auth(args) => cmd::auth::run(args, &ctx),
         Command::Check(args) => cmd::check::run(args, &ctx),

@@ -268,6 +268,7 @@ mod tests {
             token_command: token_command.map(str::to_owned),
             command_timeout: crate::config::effective::DEFAULT_COMMAND_TIMEOUT,
             reconnect_attempts: 5,
+            watch_via: None,
             client_id: None,
             tenant: "common".into(),
             scopes: oauth::scopes(None).unwrap_or_default(),
@@ -283,7 +284,12 @@ mod tests {
             pop3: None,
             smtp: None,
             imap_options: ImapOptions::default(),
-            pop3_options: Pop3Options { leave_on_server: true, delete_after_days: None, apop: false },
+            pop3_options: Pop3Options {
+                leave_on_server: true,
+                delete_after_days: None,
+                apop: false,
+                poll: std::time::Duration::from_secs(300),
+            },
         }
     }
 

@@ -14,3 +14,4 @@ pub mod search;
 pub mod show;
 pub mod status;
 pub mod sync;
+pub mod watch;

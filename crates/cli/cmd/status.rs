@@ -1,7 +1,7 @@
 //! `mailsync status [NAME]`: per account and protocol, what the store holds and how the last sync went.
 //!
-//! Owns: the status table (account, via, messages, size, folders, last sync, outcome) and its `--json`
-//! form (one object per account and protocol). Reads the store only; the config file is not needed.
+//! Owns: the status table (account, via, messages, size, folders, whether a watch runs, last sync, outcome)
+//! and its `--json` form (one object per account and protocol). Reads the store only; the config file is not needed.
 //!
 //! Must never: write to the store, or create one (no store is an error that says to sync first; it is
 //! opened read-only), or print a control character from the store raw (account names, folder names and
@@ -55,6 +55,8 @@ struct JsonStatus<'a> {
     /// Messages the server lists that are not stored, by reason (retried on later syncs).
     gaps: Vec<JsonGap<'a>>,
     last_sync: Option<JsonRun<'a>>,
+    /// A `mailsync watch` keeps the account current now.
+    watched: bool,
 }
 
 /// How a run ended: "ok", "failed", "running" (its process still holds the account's sync lock), or
@@ -80,7 +82,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
         anyhow::bail!("account {name:?} is not in the store (it has never been synced)");
     }
     let out = ctx.output();
-    let mut rows = vec![["ACCOUNT", "VIA", "MESSAGES", "SIZE", "FOLDERS", "LAST SYNC", "OUTCOME"]
+    let mut rows = vec![["ACCOUNT", "VIA", "MESSAGES", "SIZE", "FOLDERS", "WATCHED", "LAST SYNC", "OUTCOME"]
         .map(str::to_owned)
         .to_vec()];
     for (id, name) in &accounts {
@@ -94,9 +96,11 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 continue;
             }
             if out.is_json() {
-                out.json(&json(name, protocol, side, folders))?;
+                out.json(&JsonStatus { watched: status.watched, ..json(name, protocol, side, folders) })?;
             } else {
-                rows.push(table_row(name, protocol, side, folders));
+                let mut row = table_row(name, protocol, side, folders);
+                row.insert(5, if status.watched { "yes" } else { "-" }.to_owned());
+                rows.push(row);
             }
         }
     }
@@ -124,6 +128,7 @@ fn json<'a>(
         bytes: side.bytes,
         folders,
         gaps: side.gaps.iter().map(|(reason, messages)| JsonGap { reason, messages: *messages }).collect(),
+        watched: false,
         last_sync: side.last_run.as_ref().map(|r| JsonRun {
             started_at: rfc3339(r.started_at),
             finished_at: r.finished_at.map(rfc3339),

@@ -26,7 +26,7 @@ use crate::output::{safe, Output};
 use crate::{secrets, Ctx};
 
 /// Arguments of `mailsync sync`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SyncArgs {
     /// Accounts to sync [default: all]
     names: Vec<String>,
@@ -109,6 +109,9 @@ impl Via {
 /// One summary object (CLI.md): per account and folder.
 #[derive(Debug, Serialize)]
 struct Summary<'a> {
+    /// `watch`'s event name (`"synced"`); absent in `sync`'s output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'static str>,
     account: &'a str,
     via: &'static str,
     folder: &'a str,
@@ -147,55 +150,79 @@ fn is_zero(n: &u64) -> bool {
 /// stored without their full-text index rows (search then cannot find them by text).
 const BENCH_NO_TEXT_INDEX: &str = "MAILSYNC_BENCH_NO_TEXT_INDEX";
 
+/// Accounts one `mailsync sync` runs at once, each with its own connections and store handle.
+const PARALLEL_ACCOUNTS: usize = 4;
+
 /// Runs the command.
 pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let config = ctx.load_config()?;
     let accounts: Vec<EffectiveAccount> = config.select(&args.names)?.into_iter().cloned().collect();
-    let mut store = if args.dry_run && !ctx.db_path.exists() {
-        Store::open_in_memory()?
-    } else {
-        Store::open(&ctx.db_path).with_context(|| format!("opening the store {}", ctx.db_path.display()))?
+    let in_memory = args.dry_run && !ctx.db_path.exists();
+    let open = || -> anyhow::Result<Store> {
+        let mut store = if in_memory {
+            Store::open_in_memory()?
+        } else {
+            Store::open(&ctx.db_path)
+                .with_context(|| format!("opening the store {}", ctx.db_path.display()))?
+        };
+        if std::env::var_os(BENCH_NO_TEXT_INDEX).is_some() {
+            tracing::warn!(
+                "{BENCH_NO_TEXT_INDEX} is set: new messages are stored without the full-text index"
+            );
+            store.set_text_index(false);
+        }
+        Ok(store)
     };
-    if std::env::var_os(BENCH_NO_TEXT_INDEX).is_some() {
-        tracing::warn!("{BENCH_NO_TEXT_INDEX} is set: new messages are stored without the full-text index");
-        store.set_text_index(false);
-    }
+    // One store handle per account (SQLite serialises their writes); all opened before any connection.
+    let stores: Vec<Store> = accounts.iter().map(|_| open()).collect::<anyhow::Result<_>>()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let out = ctx.output();
-    let progress = !ctx.json && ctx.verbosity >= 0 && std::io::stderr().is_terminal();
+    // Progress bars only for one account at a time; with several, each folder's summary says enough.
+    let progress = !ctx.json && ctx.verbosity >= 0 && std::io::stderr().is_terminal() && accounts.len() == 1;
     // Ctrl-C ends the run through the runtime (what was fetched is committed first), not at once.
     let _watch = crate::signals::Watch::new();
+    let several = accounts.len() > 1;
+    let args = std::sync::Arc::new(args);
     runtime.block_on(async move {
-        let mut handle = StoreHandle::spawn(store);
-        let mut first_error: Option<anyhow::Error> = None;
-        for account in &accounts {
-            if crate::signals::interrupted() {
-                first_error.get_or_insert(EngineError::Interrupted.into());
-                break;
-            }
-            let outcome = tokio::select! {
-                r = sync_one(&mut handle, account, &args, out, progress) => r,
-                _ = tokio::signal::ctrl_c() => Err(EngineError::Interrupted.into()),
-            };
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_ACCOUNTS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (account, store)) in accounts.into_iter().zip(stores).enumerate() {
+            let (slots, args) = (slots.clone(), args.clone());
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                if crate::signals::interrupted() {
+                    return (i, account.name, Err(EngineError::Interrupted.into()));
+                }
+                let mut handle = StoreHandle::spawn(store);
+                let outcome = tokio::select! {
+                    r = sync_one(&mut handle, &account, &args, out, progress) => r,
+                    _ = tokio::signal::ctrl_c() => Err(EngineError::Interrupted.into()),
+                };
+                // Whatever was handed to the writer is committed before the account is done.
+                let finished = handle.finish().await.map(|_| ()).map_err(anyhow::Error::from);
+                (i, account.name, outcome.and(finished))
+            });
+        }
+        let mut failures: Vec<(usize, anyhow::Error)> = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (i, name, outcome) =
+                done.map_err(|e| anyhow::anyhow!("an account's sync task failed: {e}"))?;
             if let Err(e) = outcome {
                 let interrupted =
                     e.downcast_ref::<EngineError>().is_some_and(|e| matches!(e, EngineError::Interrupted));
-                if accounts.len() > 1 && !interrupted {
-                    tracing::error!("{}: {e:#}", account.name);
+                if several && !interrupted {
+                    tracing::error!("{name}: {e:#}");
                 }
-                first_error.get_or_insert(e);
-                if interrupted {
-                    break;
-                }
+                // An interruption is what the exit says (130); otherwise the first account's failure.
+                failures.push((if interrupted { 0 } else { i + 1 }, e));
             }
         }
-        // Whatever was handed to the writer is committed before we leave.
-        handle.finish().await?;
-        first_error.map_or(Ok(()), Err)
+        failures.sort_by_key(|(k, _)| *k);
+        failures.into_iter().next().map_or(Ok(()), |(_, e)| Err(e))
     })
 }
 
@@ -239,29 +266,8 @@ async fn sync_pop3(
     out: Output,
     progress: bool,
 ) -> anyhow::Result<()> {
-    let pop3 = account
-        .pop3
-        .as_ref()
-        .with_context(|| format!("account {} has no POP3 server configured", account.name))?;
-    let o = &account.pop3_options;
     let mode = args.mode.resolve(account);
-    let now = unix_now();
-    let cfg = Pop3SyncConfig {
-        account: account.name.clone(),
-        endpoint: pop3.to_endpoint(),
-        credentials: credentials(account)?,
-        renew: renewal(account),
-        reconnect: reconnect(account),
-        password_method: if o.apop { PasswordMethod::Apop } else { PasswordMethod::Auto },
-        mode,
-        force_delete_without_uidl: args.force_delete_without_uidl,
-        dry_run: args.dry_run,
-        now,
-        retry_gaps: args.retry,
-        max_message: Limits::default().max_response,
-        batch_messages: Limits::default().batch_messages,
-        batch_bytes: Limits::default().batch_bytes,
-    };
+    let cfg = pop3_config(account, mode, args.dry_run, args.retry, args.force_delete_without_uidl)?;
     let mut obs = Progress::new(&account.name, progress, out, args.dry_run);
     let (report, result) = sync_pop3_engine(store, &cfg, &mut obs).await;
     obs.finish();
@@ -270,9 +276,22 @@ async fn sync_pop3(
 }
 
 fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> anyhow::Result<()> {
+    print_pop3_as(out, None, r, mode, dry_run)
+}
+
+/// A POP3 run's summary line, or JSON object (with `event` first when set: `watch`).
+pub fn print_pop3_as(
+    out: Output,
+    event: Option<&'static str>,
+    r: &Pop3Report,
+    mode: Pop3Mode,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     if out.is_json() {
         #[derive(Serialize)]
         struct Pop3Summary<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            event: Option<&'static str>,
             account: &'a str,
             via: &'static str,
             folder: &'static str,
@@ -299,6 +318,7 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             dry_run: bool,
         }
         out.json(&Pop3Summary {
+            event,
             account: &r.account,
             via: "pop3",
             folder: "INBOX",
@@ -320,30 +340,35 @@ fn print_pop3(out: Output, r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> any
             dry_run,
         })?;
     } else {
-        let (get, del) = if dry_run { ("would download", "would delete") } else { ("downloaded", "deleted") };
-        let mut line = format!(
-            "{} pop3 INBOX: {} listed, {get} {} ({}), {del} {} on the server ({}), in {:.1} s",
-            r.account,
-            r.listed,
-            r.new,
-            human_bytes(r.bytes),
-            r.deleted_on_server,
-            mode_word(mode),
-            r.seconds
-        );
-        if r.already_stored > 0 {
-            line.push_str(&format!("; {} already stored via IMAP or another UIDL", r.already_stored));
-        }
-        line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
-        if r.reconnects > 0 {
-            line.push_str(&format!(", reconnected {} times", r.reconnects));
-        }
-        if let Some(note) = &r.note {
-            line.push_str(&format!(" ({note})"));
-        }
-        out.line(&line)?;
+        out.line(&pop3_line(r, mode, dry_run))?;
     }
     Ok(())
+}
+
+/// A POP3 run's summary as `sync` prints it on a terminal.
+pub fn pop3_line(r: &Pop3Report, mode: Pop3Mode, dry_run: bool) -> String {
+    let (get, del) = if dry_run { ("would download", "would delete") } else { ("downloaded", "deleted") };
+    let mut line = format!(
+        "{} pop3 INBOX: {} listed, {get} {} ({}), {del} {} on the server ({}), in {:.1} s",
+        r.account,
+        r.listed,
+        r.new,
+        human_bytes(r.bytes),
+        r.deleted_on_server,
+        mode_word(mode),
+        r.seconds
+    );
+    if r.already_stored > 0 {
+        line.push_str(&format!("; {} already stored via IMAP or another UIDL", r.already_stored));
+    }
+    line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
+    if r.reconnects > 0 {
+        line.push_str(&format!(", reconnected {} times", r.reconnects));
+    }
+    if let Some(note) = &r.note {
+        line.push_str(&format!(" ({note})"));
+    }
+    line
 }
 
 async fn sync_imap(
@@ -358,19 +383,7 @@ async fn sync_imap(
         .imap
         .as_ref()
         .with_context(|| format!("account {} has no IMAP server configured", account.name))?;
-    let credentials = credentials(account)?;
-    let opts = &account.imap_options;
-    let cfg = ImapSyncConfig {
-        account: account.name.clone(),
-        endpoint: imap.to_endpoint(),
-        credentials,
-        renew: renewal(account),
-        filter: FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?,
-        dry_run,
-        limits: Limits { reconnect: reconnect(account), ..Limits::default() },
-        now: unix_now(),
-        retry_gaps: args.retry,
-    };
+    let cfg = imap_config(account, dry_run, args.retry)?;
     let mut obs = Progress::new(&account.name, progress, out, dry_run);
     let (report, result) = sync_account(store, &cfg, &mut obs).await;
     obs.finish();
@@ -394,6 +407,58 @@ async fn sync_imap(
         }));
     }
     Ok(())
+}
+
+/// How the account's IMAP sync runs (credentials obtained now).
+pub fn imap_config(account: &EffectiveAccount, dry_run: bool, retry: bool) -> anyhow::Result<ImapSyncConfig> {
+    let imap = account
+        .imap
+        .as_ref()
+        .with_context(|| format!("account {} has no IMAP server configured", account.name))?;
+    let opts = &account.imap_options;
+    Ok(ImapSyncConfig {
+        account: account.name.clone(),
+        endpoint: imap.to_endpoint(),
+        credentials: credentials(account)?,
+        renew: renewal(account),
+        filter: FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?,
+        dry_run,
+        limits: Limits { reconnect: reconnect(account), ..Limits::default() },
+        now: unix_now(),
+        retry_gaps: retry,
+        only: None,
+    })
+}
+
+/// How the account's POP3 sync runs in `mode` (credentials obtained now).
+pub fn pop3_config(
+    account: &EffectiveAccount,
+    mode: Pop3Mode,
+    dry_run: bool,
+    retry: bool,
+    force_delete_without_uidl: bool,
+) -> anyhow::Result<Pop3SyncConfig> {
+    let pop3 = account
+        .pop3
+        .as_ref()
+        .with_context(|| format!("account {} has no POP3 server configured", account.name))?;
+    let o = &account.pop3_options;
+    Ok(Pop3SyncConfig {
+        account: account.name.clone(),
+        endpoint: pop3.to_endpoint(),
+        credentials: credentials(account)?,
+        renew: renewal(account),
+        reconnect: reconnect(account),
+        password_method: if o.apop { PasswordMethod::Apop } else { PasswordMethod::Auto },
+        mode,
+        force_delete_without_uidl,
+        dry_run,
+        now: unix_now(),
+        retry_gaps: retry,
+        max_message: Limits::default().max_response,
+        batch_messages: Limits::default().batch_messages,
+        batch_bytes: Limits::default().batch_bytes,
+    })
 }
 
 /// How a sync of the account gets past a dropped link (`reconnect_attempts`).
@@ -511,8 +576,21 @@ fn print_summary(
     dry_run: bool,
     skipped: Option<&str>,
 ) -> anyhow::Result<()> {
+    print_summary_as(out, None, account, r, dry_run, skipped)
+}
+
+/// A folder's summary line, or JSON object (with `event` first when set: `watch`).
+pub fn print_summary_as(
+    out: Output,
+    event: Option<&'static str>,
+    account: &str,
+    r: &FolderReport,
+    dry_run: bool,
+    skipped: Option<&str>,
+) -> anyhow::Result<()> {
     if out.is_json() {
         out.json(&Summary {
+            event,
             account,
             via: Via::Imap.as_str(),
             folder: &r.folder,
@@ -532,27 +610,32 @@ fn print_summary(
             dry_run,
         })?;
     } else {
-        let verb = if dry_run { "would get" } else { "" };
-        let mut line = format!(
-            "{account} imap {}: {verb}{}{} new, {} updated, {} removed, {} in {:.1} s",
-            r.folder,
-            if dry_run { " " } else { "" },
-            r.new,
-            r.updated,
-            r.removed,
-            human_bytes(r.bytes),
-            r.seconds
-        );
-        line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
-        if let Some(note) = &r.note {
-            line.push_str(&format!(" ({note})"));
-        }
-        if let Some(err) = &r.error {
-            line.push_str(&format!(" FAILED: {err}"));
-        }
-        out.line(&line)?;
+        out.line(&summary_line(account, r, dry_run))?;
     }
     Ok(())
+}
+
+/// A folder's summary as `sync` prints it on a terminal.
+pub fn summary_line(account: &str, r: &FolderReport, dry_run: bool) -> String {
+    let verb = if dry_run { "would get" } else { "" };
+    let mut line = format!(
+        "{account} imap {}: {verb}{}{} new, {} updated, {} removed, {} in {:.1} s",
+        r.folder,
+        if dry_run { " " } else { "" },
+        r.new,
+        r.updated,
+        r.removed,
+        human_bytes(r.bytes),
+        r.seconds
+    );
+    line.push_str(&gap_words(r.gaps, r.gaps_waiting, r.warnings));
+    if let Some(note) = &r.note {
+        line.push_str(&format!(" ({note})"));
+    }
+    if let Some(err) = &r.error {
+        line.push_str(&format!(" FAILED: {err}"));
+    }
+    line
 }
 
 pub fn human_bytes(n: u64) -> String {

@@ -100,11 +100,21 @@ pub struct ImapOptions {
     pub exclude: Vec<String>,
     /// Skip Exchange's Calendar, Contacts, Tasks... folders (default true).
     pub skip_non_mail_folders: bool,
+    /// Folders `mailsync watch` keeps IDLE on (default INBOX).
+    pub watch: Vec<String>,
+    /// How often `mailsync watch` syncs every folder (default 15 minutes).
+    pub sweep: std::time::Duration,
 }
 
 impl Default for ImapOptions {
     fn default() -> Self {
-        ImapOptions { include: vec!["*".to_owned()], exclude: Vec::new(), skip_non_mail_folders: true }
+        ImapOptions {
+            include: vec!["*".to_owned()],
+            exclude: Vec::new(),
+            skip_non_mail_folders: true,
+            watch: vec!["INBOX".to_owned()],
+            sweep: std::time::Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -117,6 +127,8 @@ pub struct Pop3Options {
     pub delete_after_days: Option<u32>,
     /// Log in with APOP (RFC 1939 section 7) instead of USER/PASS.
     pub apop: bool,
+    /// How often `mailsync watch` syncs over POP3 (default 5 minutes).
+    pub poll: std::time::Duration,
 }
 
 /// Where the password comes from, when the account uses one.
@@ -149,6 +161,8 @@ pub struct EffectiveAccount {
     pub command_timeout: std::time::Duration,
     /// Reconnects in a row without progress before a sync gives up.
     pub reconnect_attempts: u32,
+    /// How `mailsync watch` keeps it current, when the file says (else IMAP when configured, POP3 otherwise).
+    pub watch_via: Option<super::schema::WatchVia>,
     /// The user's OAuth2 application (client) ID.
     pub client_id: Option<String>,
     /// The identity tenant for OAuth2 (default `common`).

@@ -275,6 +275,7 @@ pub fn account(name: &str, cfg: &AccountConfig) -> Result<EffectiveAccount, Prob
         token_command,
         command_timeout,
         reconnect_attempts,
+        watch_via: cfg.watch_via,
         client_id,
         tenant: tenant.unwrap_or_else(|| "common".to_owned()),
         scopes,
@@ -381,6 +382,19 @@ fn imap_options(name: &str, cfg: &AccountConfig) -> Result<ImapOptions, Problem>
     if let Some(skip) = t.skip_non_mail_folders {
         options.skip_non_mail_folders = skip;
     }
+    if let Some(watch) = &t.watch {
+        if let Some(bad) = watch.iter().find(|f| f.trim().is_empty() || f.chars().any(char::is_control)) {
+            return Err(Problem::new(
+                &["accounts", name, "imap", "watch"],
+                format!("invalid folder name {bad:?}"),
+                "folder names as the server lists them, e.g. [\"INBOX\", \"Archive\"]",
+            ));
+        }
+        options.watch = watch.clone();
+    }
+    if let Some(m) = t.sweep_minutes {
+        options.sweep = minutes(m, &["accounts", name, "imap", "sweep_minutes"])?;
+    }
     // Bad folder patterns are a config error, reported with the file and line, not a surprise at sync time.
     for (key, patterns) in [("include", &options.include), ("exclude", &options.exclude)] {
         let empty: &[String] = &[];
@@ -425,12 +439,33 @@ fn pop3_options(name: &str, cfg: &AccountConfig, preset: Option<&Preset>) -> Res
         }
     };
     let apop = t.and_then(|t| t.apop).unwrap_or(false);
-    Ok(Pop3Options { leave_on_server, delete_after_days, apop })
+    let poll = match t.and_then(|t| t.poll_minutes) {
+        Some(m) => minutes(m, &["accounts", name, "pop3", "poll_minutes"])?,
+        None => DEFAULT_POLL,
+    };
+    Ok(Pop3Options { leave_on_server, delete_after_days, apop, poll })
+}
+
+/// How often `mailsync watch` syncs a POP3 account unless told.
+const DEFAULT_POLL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// A number of minutes from the file: more than none, at most a day (fractions allowed: 0.5 is 30 s).
+fn minutes(m: f64, path: &[&str]) -> Result<std::time::Duration, Problem> {
+    let key = path.last().copied().unwrap_or("minutes");
+    if !(m.is_finite() && m > 0.0 && m <= 1440.0) {
+        return Err(Problem::new(
+            path,
+            format!("invalid {key} {m}"),
+            "expected more than 0, at most 1440 minutes",
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(m * 60.0))
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::time::Duration;
 
     use super::super::schema::ConfigFile;
     use super::*;
@@ -479,7 +514,7 @@ mod tests {
         assert_eq!(a.imap_options, ImapOptions::default());
         assert_eq!(
             a.pop3_options,
-            Pop3Options { leave_on_server: true, delete_after_days: None, apop: false }
+            Pop3Options { leave_on_server: true, delete_after_days: None, apop: false, poll: DEFAULT_POLL }
         );
     }
 
@@ -564,7 +599,8 @@ mod tests {
             ImapOptions {
                 include: vec!["INBOX".into()],
                 exclude: vec!["Junk*".into()],
-                skip_non_mail_folders: false
+                skip_non_mail_folders: false,
+                ..ImapOptions::default()
             }
         );
         let p = merged("user = \"u\"\n[accounts.a.pop3]\nhost = \"pop.example\"\n[accounts.a.smtp]\nhost = \"s\"\nsecurity = \"tls\"\n");
@@ -631,5 +667,45 @@ mod tests {
              \"YOUR-APP-ID\" to [accounts.a] for `mailsync auth login`, or token_command = \"...\" for an \
              external token helper)"
         );
+    }
+
+    #[test]
+    fn watch_settings_default_and_are_checked() {
+        let base = "user = \"u\"\n[accounts.a.imap]\nhost = \"i\"\n[accounts.a.pop3]\nhost = \"p\"\n";
+        let a = merged(base).unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(a.imap_options.watch, vec!["INBOX".to_owned()]);
+        assert_eq!(a.imap_options.sweep, Duration::from_secs(900));
+        assert_eq!(a.pop3_options.poll, Duration::from_secs(300));
+        assert_eq!(a.watch_via, None);
+        let set = "user = \"u\"\nwatch_via = \"pop3\"\n[accounts.a.imap]\nhost = \"i\"\nwatch = [\"INBOX\", \"Archive\"]\n\
+                   sweep_minutes = 0.5\n[accounts.a.pop3]\nhost = \"p\"\npoll_minutes = 2\n";
+        let a = merged(set).unwrap_or_else(|p| panic!("{}", p.describe()));
+        assert_eq!(a.imap_options.watch, vec!["INBOX".to_owned(), "Archive".to_owned()]);
+        assert_eq!(a.imap_options.sweep, Duration::from_secs(30));
+        assert_eq!(a.pop3_options.poll, Duration::from_secs(120));
+        assert_eq!(a.watch_via, Some(crate::config::WatchVia::Pop3));
+        // (table body, the problem's description)
+        let rows = [
+            (
+                "[accounts.a.imap]\nhost = \"i\"\nsweep_minutes = 0\n",
+                "invalid sweep_minutes 0 in accounts.a.imap.sweep_minutes",
+            ),
+            (
+                "[accounts.a.imap]\nhost = \"i\"\nsweep_minutes = 2000\n",
+                "invalid sweep_minutes 2000 in accounts.a.imap.sweep_minutes",
+            ),
+            (
+                "[accounts.a.pop3]\nhost = \"p\"\npoll_minutes = -1\n",
+                "invalid poll_minutes -1 in accounts.a.pop3.poll_minutes",
+            ),
+            (
+                "[accounts.a.imap]\nhost = \"i\"\nwatch = [\"\"]\n",
+                "invalid folder name \"\" in accounts.a.imap.watch",
+            ),
+        ];
+        for (body, want) in rows {
+            let Err(p) = merged(&format!("user = \"u\"\n{body}")) else { panic!("accepted: {body}") };
+            assert!(p.describe().starts_with(want), "{body}: {}", p.describe());
+        }
     }
 }

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use append::{append_account, NewAccount};
 pub use effective::{AuthMethod, EffectiveAccount, EffectiveEndpoint, PasswordSource};
 pub use error::ConfigError;
+pub use schema::WatchVia;
 
 use locate::{position, Spans};
 use merge::Problem;
@@ -182,6 +183,10 @@ mod tests {
             "delete_after_days",
             "allow_plaintext",
             "apop",
+            "watch",
+            "sweep_minutes",
+            "poll_minutes",
+            "watch_via",
             "bogus",
         ]);
         let value = prop_oneof![

@@ -42,6 +42,8 @@ pub struct AccountConfig {
     pub command_timeout: Option<i64>,
     /// Reconnects in a row without progress before a sync gives up (default 5; 0: never reconnect).
     pub reconnect_attempts: Option<i64>,
+    /// How `mailsync watch` keeps the account current: `"imap"` (IDLE and sweeps) or `"pop3"` (polling).
+    pub watch_via: Option<WatchVia>,
     /// An extra trusted CA (PEM) for every endpoint of the account.
     pub ca_file: Option<PathBuf>,
     /// The OAuth2 application (client) ID the user registered, for `mailsync auth login`.
@@ -58,6 +60,16 @@ pub struct AccountConfig {
     pub pop3: Option<Pop3Config>,
     /// `[accounts.NAME.smtp]`.
     pub smtp: Option<SmtpConfig>,
+}
+
+/// The protocol `mailsync watch` uses for an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchVia {
+    /// IDLE on the watched folders, every folder swept.
+    Imap,
+    /// The INBOX polled.
+    Pop3,
 }
 
 /// Transport security as the file spells it.
@@ -106,6 +118,10 @@ pub struct ImapConfig {
     pub exclude: Option<Vec<String>>,
     /// Skip Calendar, Contacts, Tasks... (default true).
     pub skip_non_mail_folders: Option<bool>,
+    /// Folders `mailsync watch` keeps IDLE on (default `["INBOX"]`).
+    pub watch: Option<Vec<String>>,
+    /// Minutes between `mailsync watch`'s syncs of every folder (default 15).
+    pub sweep_minutes: Option<f64>,
 }
 
 /// `[accounts.NAME.pop3]`.
@@ -125,6 +141,8 @@ pub struct Pop3Config {
     pub delete_after_days: Option<i64>,
     /// Log in with APOP instead of USER/PASS.
     pub apop: Option<bool>,
+    /// Minutes between `mailsync watch`'s POP3 syncs (default 5).
+    pub poll_minutes: Option<f64>,
 }
 
 /// `[accounts.NAME.smtp]`.

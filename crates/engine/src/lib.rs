@@ -15,6 +15,7 @@ pub mod pop3;
 pub mod smtp;
 pub mod steps;
 pub mod transport;
+pub mod watch;
 pub mod writer;
 
 pub use auth::{Credentials, Renew};

@@ -170,19 +170,7 @@ impl Dovecot {
         });
         let conf_path = root.join("dovecot.conf");
         write(&conf_path, conf.as_bytes())?;
-        let out =
-            fs::File::create(root.join("log/master.out")).map_err(HarnessError::io("creating", &root))?;
-        let err = out.try_clone().map_err(HarnessError::io("creating", &root))?;
-        let child = Command::new(&bins.dovecot)
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(HarnessError::io("starting", &bins.dovecot))?;
+        let child = launch(&bins, &root, &conf_path)?;
         let mut d = Dovecot {
             dir,
             child: Some(child),
@@ -197,6 +185,27 @@ impl Dovecot {
         };
         d.wait_ready()?;
         Ok(d)
+    }
+
+    /// Stops the instance (every connection is cut, as when a server restarts) and starts it again with the
+    /// same configuration, ports, certificate and mail.
+    pub fn restart(&mut self) -> Result<(), HarnessError> {
+        self.shutdown();
+        let root = self.dir.path().to_path_buf();
+        let mut last = None;
+        // The ports were just released; give the kernel a moment if a listener is still closing.
+        for _ in 0..START_ATTEMPTS {
+            self.child = Some(launch(&self.bins, &root, &root.join("dovecot.conf"))?);
+            match self.wait_ready() {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.shutdown();
+                    last = Some(e);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+        Err(last.unwrap_or(HarnessError::Start { reason: "no attempt made".into(), log: String::new() }))
     }
 
     fn wait_ready(&mut self) -> Result<(), HarnessError> {
@@ -353,4 +362,24 @@ fn write(p: &Path, data: &[u8]) -> Result<(), HarnessError> {
 
 fn set_mode(p: &Path, mode: u32) -> Result<(), HarnessError> {
     fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(HarnessError::io("chmod", p))
+}
+
+/// Starts a Dovecot master in the foreground, in a process group of its own, its output in `log/master.out`.
+fn launch(bins: &Binaries, root: &Path, conf_path: &Path) -> Result<Child, HarnessError> {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("log/master.out"))
+        .map_err(HarnessError::io("creating", root))?;
+    let err = out.try_clone().map_err(HarnessError::io("creating", root))?;
+    Command::new(&bins.dovecot)
+        .arg("-F")
+        .arg("-c")
+        .arg(conf_path)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(HarnessError::io("starting", &bins.dovecot))
 }

@@ -272,20 +272,58 @@ impl ImapClient {
         let mut skipped = 0u32;
         loop {
             self.flush().await?;
+            if let Some(ev) = self.poll(&mut skipped)? {
+                return Ok(ev);
+            }
+            let limit = self.t.endpoint().timeouts.read;
+            match self.t.read_paced(self.s.recv_buffer(), READ_CHUNK, &mut self.pace, limit, during).await {
+                Ok(n) => self.bytes_in += u64::try_from(n).unwrap_or(u64::MAX),
+                Err(EngineError::Closed { .. }) if self.bye.is_some() => return Err(self.bye_error()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Like [`ImapClient::next_event`] for a connection that is meant to be quiet (IDLE): no silence limit
+    /// and no pace, only the deadline `until`, at which it returns `None`.
+    pub async fn next_event_until(
+        &mut self,
+        until: tokio::time::Instant,
+        during: &str,
+    ) -> Result<Option<Event>, EngineError> {
+        let mut skipped = 0u32;
+        loop {
+            self.flush().await?;
+            if let Some(ev) = self.poll(&mut skipped)? {
+                return Ok(Some(ev));
+            }
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            match self.t.read_buf(self.s.recv_buffer(), READ_CHUNK, left, during).await {
+                Ok(n) => self.bytes_in += u64::try_from(n).unwrap_or(u64::MAX),
+                Err(EngineError::Timeout { .. }) => return Ok(None),
+                Err(EngineError::Closed { .. }) if self.bye.is_some() => return Err(self.bye_error()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next event the session already holds, if any (`skipped`: unreadable responses in a row so far).
+    fn poll(&mut self, skipped: &mut u32) -> Result<Option<Event>, EngineError> {
+        loop {
             match self.s.poll_event() {
-                Ok(Some(Event::Bye(b))) => {
-                    self.bye = Some(b);
-                    continue;
-                }
+                Ok(Some(Event::Bye(b))) => self.bye = Some(b),
                 Ok(Some(ev)) => {
                     self.note_odd(&ev);
-                    return Ok(ev);
+                    return Ok(Some(ev));
                 }
-                Ok(None) => {}
+                Ok(None) => return Ok(None),
                 Err(e @ ImapError::Malformed { .. }) => {
                     self.unreadable += 1;
-                    skipped += 1;
-                    if skipped > MAX_UNREADABLE_IN_A_ROW {
+                    *skipped += 1;
+                    if *skipped > MAX_UNREADABLE_IN_A_ROW {
                         return Err(self.protocol(&format!(
                             "{MAX_UNREADABLE_IN_A_ROW} responses in a row could not be read: cut off"
                         )));
@@ -298,17 +336,25 @@ impl ImapClient {
                     if self.unreadable == LOGGED_UNREADABLE {
                         tracing::warn!(server = %self.addr, "more unreadable responses are logged at debug level");
                     }
-                    continue;
                 }
                 Err(e) => return Err(self.proto_err(e)),
             }
-            let limit = self.t.endpoint().timeouts.read;
-            match self.t.read_paced(self.s.recv_buffer(), READ_CHUNK, &mut self.pace, limit, during).await {
-                Ok(n) => self.bytes_in += u64::try_from(n).unwrap_or(u64::MAX),
-                Err(EngineError::Closed { .. }) if self.bye.is_some() => return Err(self.bye_error()),
-                Err(e) => return Err(e),
-            }
         }
+    }
+
+    /// Writes whatever commands are queued, now.
+    pub async fn flush_now(&mut self) -> Result<(), EngineError> {
+        self.flush().await
+    }
+
+    /// Ends IDLE: DONE goes out now, or as soon as the server has accepted IDLE.
+    pub fn idle_done(&mut self) -> Result<(), EngineError> {
+        self.s.idle_done().map_err(|e| self.proto_err(e))
+    }
+
+    /// The endpoint this connection was made to.
+    pub fn endpoint(&self) -> &Endpoint {
+        self.t.endpoint()
     }
 
     /// Counts and logs a response that was kept with something stepped over.

@@ -10,6 +10,7 @@ pub mod examine;
 pub mod fetch;
 pub mod folder;
 pub mod folders;
+pub mod idle;
 pub mod pipeline;
 pub mod plan;
 pub mod probe;

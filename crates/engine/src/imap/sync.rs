@@ -89,6 +89,9 @@ pub struct ImapSyncConfig {
     pub now: i64,
     /// Try every recorded gap now, whatever its back-off.
     pub retry_gaps: bool,
+    /// Only these folders (by name), when set: a watch syncing the folders that changed. Every other folder is
+    /// left as it is: not synced, not reported, not removed (the watch's sweeps do that).
+    pub only: Option<Vec<String>>,
 }
 
 /// Mirrors the account's folders into the store. Returns the report of what was done even when the run
@@ -234,7 +237,13 @@ async fn sync_once(
     };
     let condstore = qresync || caps.has("CONDSTORE");
     let mut run = Run { client, store, cfg, account, qresync, condstore };
-    let plan = plan_account(&listed, &locals, &cfg.filter, read_whole);
+    let mut plan = plan_account(&listed, &locals, &cfg.filter, read_whole);
+    if let Some(only) = &cfg.only {
+        plan.folders.retain(|(f, _)| only.contains(&f.name));
+        plan.skipped.clear();
+        plan.gone.clear();
+        plan.kept_unlisted.clear();
+    }
     for (name, why) in plan.skipped {
         report.skip(name, why);
     }

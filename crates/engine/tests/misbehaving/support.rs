@@ -55,6 +55,7 @@ impl World {
             limits: Limits { reconnect: fast_reconnect(), ..Limits::default() },
             now: now(),
             retry_gaps: false,
+            only: None,
         }
     }
 
