@@ -124,6 +124,7 @@ impl Schedule {
         if now >= self.next_sweep {
             self.dirty.clear();
             self.dirty_since = None;
+            self.next_sweep = now + self.sweep;
             return Some(Job::All);
         }
         let since = self.dirty_since?;
@@ -146,9 +147,13 @@ impl Schedule {
         }
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(now + self.backoff.wait(self.failures));
-        if let Job::Folders(folders) = job {
-            for f in folders {
-                self.changed(&f, now);
+        match job {
+            // Due again once the back-off has passed.
+            Job::All => self.next_sweep = now,
+            Job::Folders(folders) => {
+                for f in folders {
+                    self.changed(&f, now);
+                }
             }
         }
     }
@@ -383,6 +388,14 @@ mod tests {
         s.ran(Job::All, true, t0 + Duration::from_secs(60));
         s.sweep_now(t0 + Duration::from_secs(61));
         assert_eq!(s.take(t0 + Duration::from_secs(61)), Some(Job::All));
+
+        // A failed sweep is due again after the back-off, and only then.
+        let t1 = t0 + Duration::from_secs(62);
+        s.ran(Job::All, false, t1);
+        assert_eq!(s.take(t1 + ms(100)), None);
+        let retry = s.next_due();
+        assert!(retry > t1 + ms(100) && retry <= t1 + ms(1000), "{:?}", retry - t1);
+        assert_eq!(s.take(retry), Some(Job::All));
     }
 
     #[test]
