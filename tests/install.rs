@@ -298,6 +298,9 @@ fn systemd_units_pass_systemd_analyze_verify() {
     {
         assert!(watch.contains(line), "mailsync-watch.service lacks {line:?}");
     }
+    // ...and the binary has that command.
+    let help = stdout_of(&["watch", "--help"]);
+    assert!(help.contains("Usage: mailsync watch [OPTIONS] [NAMES]..."), "{help}");
     let sync = read(&units[1]);
     for line in ["Type=oneshot\n", "ExecStart=%h/.cargo/bin/mailsync sync\n"] {
         assert!(sync.contains(line), "mailsync-sync.service lacks {line:?}");
