@@ -29,6 +29,7 @@ pub mod oauth2;
 pub mod oracle;
 mod postfix;
 pub mod proxy;
+pub mod rawlog;
 pub mod scripted;
 mod system;
 
