@@ -14,6 +14,7 @@ pub mod integrity;
 pub mod pop3;
 pub mod smtp;
 pub mod steps;
+pub mod trace;
 pub mod transport;
 pub mod writer;
 
@@ -21,5 +22,6 @@ pub use auth::{Credentials, Renew};
 pub use endpoint::{Endpoint, Reconnect, Security, Timeouts};
 pub use error::{EngineError, ErrorKind};
 pub use steps::{NoSteps, Step, StepLog, Steps};
+pub use trace::{Trace, TraceOptions};
 pub use transport::Transport;
 pub use writer::StoreHandle;
