@@ -44,6 +44,8 @@ pub struct SyncArgs {
     /// Try every message recorded as not stored (a gap) now, whatever its back-off
     #[arg(long)]
     retry: bool,
+    #[command(flatten)]
+    trace: crate::trace::TraceArgs,
 }
 
 /// POP3 mode overrides, shared by `sync` and `compare`.
@@ -149,6 +151,7 @@ const BENCH_NO_TEXT_INDEX: &str = "MAILSYNC_BENCH_NO_TEXT_INDEX";
 
 /// Runs the command.
 pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    args.trace.start("sync")?;
     let config = ctx.load_config()?;
     let accounts: Vec<EffectiveAccount> = config.select(&args.names)?.into_iter().cloned().collect();
     let mut store = if args.dry_run && !ctx.db_path.exists() {

@@ -31,6 +31,7 @@ pub mod oracle;
 mod postfix;
 pub mod proxy;
 pub mod rawlog;
+pub mod replay;
 pub mod scripted;
 mod system;
 

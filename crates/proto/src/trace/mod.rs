@@ -33,6 +33,13 @@ use display::Display;
 use secrets::Secrets;
 use split::{Splitter, Unit};
 
+/// The literal an IMAP line announces at its end (RFC 3501 section 4.3, RFC 7888): its size, and whether it
+/// is non-synchronising (`{N+}`, sent without waiting for the server's `+`).
+pub fn announced_literal(line: &[u8]) -> Option<(u64, bool)> {
+    let size = split::literal_at_end(line)?;
+    Some((size, line.ends_with(b"+}")))
+}
+
 /// Which protocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
