@@ -61,7 +61,7 @@ pub(crate) struct ConfigInput<'a> {
     pub oauth2: bool,
     /// The LMTP port, when a private Postfix delivers here; also opens the `auth-client` SASL socket for it.
     pub lmtp: Option<u16>,
-    /// Sets `rawlog_dir` to `rawlog/%u` under the instance directory (TESTING.md "Rawlog").
+    /// Sets `rawlog_dir` to `rawlog/%n` (the user without a domain) under the instance directory (TESTING.md "Rawlog").
     pub rawlog: bool,
 }
 
@@ -121,7 +121,7 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
         gid = c.mail_gid,
     );
     if c.rawlog {
-        let _ = writeln!(s, "rawlog_dir = {d}/rawlog/%u");
+        let _ = writeln!(s, "rawlog_dir = {d}/rawlog/%n");
     }
     if c.oauth2 {
         // The password passdb keeps `none` so that non-SASL lookups (LMTP, doveadm) still find users.
