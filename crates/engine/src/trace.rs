@@ -2,7 +2,8 @@
 //! report (`--trace FILE`).
 //!
 //! Owns: creating the file safely (mode 0600 from the first byte, never through a symlink, never over
-//! anything but a regular file with one name, truncated only once checked), the first lines (program,
+//! anything but an empty file or an earlier trace, a regular file of ours with one name, emptied only once
+//! checked), the first lines (program,
 //! command, content level, limit), a label per connection (`imap#1`, `pop3#2`, `smtp#3`), time stamps (UTC,
 //! microseconds), writing each connection's records as they happen, the size limit (writing stops with a
 //! final `#` line that says so, the file never grows past the limit), and a write failure (a full disk):
@@ -79,7 +80,8 @@ impl Eq for Trace {}
 
 impl Trace {
     /// Creates (or empties) the trace file at `path`, mode 0600. Refused, untouched: a symlink, anything but
-    /// a regular file, a file with another name (a hard link), a file of another user.
+    /// a regular file, a file with another name (a hard link), a file of another user, a file that holds
+    /// anything but an earlier trace.
     pub fn create(path: &Path, options: TraceOptions) -> Result<Trace, EngineError> {
         let file = open_trace_file(path)?;
         let name = path.display().to_string();
@@ -163,7 +165,7 @@ fn len64(s: &str) -> u64 {
 /// The first lines: what wrote the trace, and how to read it.
 fn header(o: &TraceOptions) -> String {
     format!(
-        "# mailsync protocol trace, format 1: {program}, command {command}, started {now}, content {content}, \
+        "{HEADER_START}, format 1: {program}, command {command}, started {now}, content {content}, \
          limit {limit} bytes\n\
          # TIME CONNECTION KIND TEXT. C: sent, S: received (one line each, CRLF not shown, other bytes outside \
          printable ASCII as \\xHH); C~ S~ part of a line without its end; C= S= message content left out, \
@@ -257,15 +259,34 @@ impl Drop for Tap {
     }
 }
 
+/// How every trace file begins.
+const HEADER_START: &str = "# mailsync protocol trace";
+
+/// Reads up to `buf.len()` bytes from the start of `file`.
+fn read_up_to(mut file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Opens `path` for the trace: created 0600 if missing (`O_EXCL`, so nothing can appear there meanwhile),
-/// else checked through the descriptor (regular file, one link, ours) and only then emptied and set to 0600.
+/// else checked through the descriptor (regular file, one link, ours, empty or an earlier trace) and only then
+/// emptied and set to 0600.
 fn open_trace_file(path: &Path) -> Result<File, EngineError> {
     let bad = |detail: String| EngineError::LocalFile {
         what: "cannot write the trace to",
         path: PathBuf::from(path),
         detail,
     };
-    let base = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+    let base = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
     let mode = Mode::from_bits_truncate(0o600);
     let fd = match nix::fcntl::open(path, base | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
         Ok(fd) => return Ok(File::from(fd)),
@@ -291,9 +312,18 @@ fn open_trace_file(path: &Path) -> Result<File, EngineError> {
     if meta.uid() != nix::unistd::geteuid().as_raw() {
         return Err(bad("it belongs to another user; give the path of a new file".into()));
     }
+    // Only an earlier trace is emptied: `--trace` pointed at the store or a config file by mistake must not
+    // destroy it.
+    let mut start = [0u8; HEADER_START.len()];
+    let got = read_up_to(&file, &mut start).map_err(|e| bad(e.to_string()))?;
+    if got > 0 && start[..got] != HEADER_START.as_bytes()[..got] {
+        return Err(bad("it is not a mailsync trace; give the path of a new file".into()));
+    }
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(|e| bad(e.to_string()))?;
     file.set_len(0).map_err(|e| bad(e.to_string()))?;
+    // Reading the start moved the offset: writing begins at the first byte again.
+    io::Seek::seek(&mut &file, io::SeekFrom::Start(0)).map_err(|e| bad(e.to_string()))?;
     Ok(file)
 }
 
@@ -416,12 +446,19 @@ mod tests {
         let p = dir.path().join("trace.txt");
         drop(Trace::create(&p, options(DEFAULT_LIMIT)).unwrap());
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
-        // An existing file of ours: emptied, and tightened.
-        std::fs::write(&p, "old content that must go\n").unwrap();
+        // A file that holds something else (the store, a config file) is never emptied.
+        let db = dir.path().join("mail.db");
+        std::fs::write(&db, "SQLite format 3\0 precious").unwrap();
+        let e = Trace::create(&db, options(DEFAULT_LIMIT)).unwrap_err().to_string();
+        assert!(e.contains("not a mailsync trace"), "{e}");
+        assert_eq!(std::fs::read(&db).unwrap(), b"SQLite format 3\0 precious");
+        // An existing trace of ours: emptied, and tightened.
+        std::fs::write(&p, "# mailsync protocol trace, format 1: old content that must go\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         drop(Trace::create(&p, options(DEFAULT_LIMIT)).unwrap());
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(!text.contains("old content") && text.starts_with("# mailsync"), "{text}");
+        assert!(!text.contains('\0'), "written from the first byte: {text:?}");
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
 
         let target = dir.path().join("precious");

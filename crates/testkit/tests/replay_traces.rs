@@ -41,7 +41,8 @@ fn every_fixture_trace_replays_without_an_error_and_every_command_is_answered() 
                 Some(Protocol::Imap) => {
                     let r = replay::imap(c);
                     assert!(matches!(r.first(), Some(Replayed::Event(Event::Greeting(_)))), "{at}: {r:?}");
-                    let sent = c.client_bytes().split(|b| *b == b'\n').filter(|l| l.starts_with(b"A0")).count();
+                    let sent =
+                        c.client_bytes().split(|b| *b == b'\n').filter(|l| l.starts_with(b"A0")).count();
                     let mut done = 0;
                     for e in &r {
                         match e {
@@ -57,11 +58,16 @@ fn every_fixture_trace_replays_without_an_error_and_every_command_is_answered() 
                 }
                 Some(Protocol::Pop3) => {
                     let r = replay::pop3(c);
-                    assert!(matches!(r.first(), Some(Replayed::Event(Pop3Event::Greeting(_)))), "{at}: {r:?}");
+                    assert!(
+                        matches!(r.first(), Some(Replayed::Event(Pop3Event::Greeting(_)))),
+                        "{at}: {r:?}"
+                    );
                     for e in &r {
                         match e {
                             Replayed::Error(e) => panic!("{at}: {e}"),
-                            Replayed::Event(Pop3Event::Response { ok, text, .. }) => assert!(ok, "{at}: {text}"),
+                            Replayed::Event(Pop3Event::Response { ok, text, .. }) => {
+                                assert!(ok, "{at}: {text}")
+                            }
                             _ => {}
                         }
                     }

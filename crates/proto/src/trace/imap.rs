@@ -499,6 +499,14 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_puts_the_password_in_a_header_name_still_leaves_none() {
+        let msg = b"X-Got-hunter2-pw: 1\r\n\r\nbody\r\n";
+        let fetch = [format!("* 1 FETCH (BODY[] {{{}}}\r\n", msg.len()).as_bytes(), msg, b")\r\n"].concat();
+        let t = trace(Content::None, &[('C', b"A0001 LOGIN alice hunter2-pw\r\n"), ('S', &fetch)]);
+        assert_eq!(t[2], "S= <29 bytes> header names: X-Got-<redacted>", "{t:?}");
+    }
+
+    #[test]
     fn an_empty_fetch_literal_and_a_literal_split_over_reads() {
         let t = trace(
             Content::None,

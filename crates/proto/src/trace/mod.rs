@@ -194,8 +194,16 @@ impl Recorder {
         let mut records = self.client.1.take();
         records.extend(self.server.1.take());
         for r in &mut records {
-            if let Record::Data { bytes, .. } = r {
-                *bytes = self.secrets.scrub(bytes);
+            match r {
+                Record::Data { bytes, .. } => *bytes = self.secrets.scrub(bytes),
+                Record::Elided { headers, .. } => {
+                    for name in headers {
+                        let clean = self.secrets.scrub(name.as_bytes());
+                        if clean != name.as_bytes() {
+                            *name = String::from_utf8_lossy(&clean).into_owned();
+                        }
+                    }
+                }
             }
         }
         records
