@@ -17,6 +17,7 @@ mod presets;
 mod secrets;
 mod signals;
 mod stderr;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

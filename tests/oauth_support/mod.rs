@@ -27,13 +27,13 @@ pub struct World {
 
 impl World {
     pub fn new(profile: Profile, with_postfix: bool) -> World {
-        let dovecot = Dovecot::start(DovecotOptions {
-            profile,
-            oauth2: true,
-            lmtp: with_postfix,
-            ..DovecotOptions::default()
-        })
-        .unwrap_or_else(|e| panic!("start dovecot: {e}"));
+        World::with(DovecotOptions { profile, ..DovecotOptions::default() }, with_postfix)
+    }
+
+    /// Like [`World::new`], with more of the instance's options (oauth2 and, for Postfix, lmtp are set here).
+    pub fn with(options: DovecotOptions, with_postfix: bool) -> World {
+        let dovecot = Dovecot::start(DovecotOptions { oauth2: true, lmtp: with_postfix, ..options })
+            .unwrap_or_else(|e| panic!("start dovecot: {e}"));
         let postfix =
             with_postfix.then(|| Postfix::start(&dovecot).unwrap_or_else(|e| panic!("start postfix: {e}")));
         World { dovecot, postfix, dir: tempfile::tempdir().unwrap() }

@@ -26,10 +26,13 @@ pub struct CheckArgs {
     /// Also send a test message to the account's own address over SMTP
     #[arg(long)]
     send_test: bool,
+    #[command(flatten)]
+    trace: crate::trace::TraceArgs,
 }
 
 /// Runs the command.
 pub fn run(args: CheckArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    args.trace.start("check")?;
     let config = ctx.load_config()?;
     let account = config.account(&args.name)?;
     let mut list = Checklist::new(&account.name, ctx.output());

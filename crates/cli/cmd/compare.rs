@@ -25,6 +25,8 @@ pub struct CompareArgs {
     name: String,
     #[command(flatten)]
     mode: ModeArgs,
+    #[command(flatten)]
+    trace: crate::trace::TraceArgs,
 }
 
 #[derive(Serialize)]
@@ -45,6 +47,7 @@ struct Gaps {
 
 /// Runs the command.
 pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    args.trace.start("compare")?;
     let config = ctx.load_config()?;
     let account = config.account(&args.name)?.clone();
     let mode = args.mode.resolve(&account);

@@ -44,6 +44,8 @@ pub struct SyncArgs {
     /// Try every message recorded as not stored (a gap) now, whatever its back-off
     #[arg(long)]
     retry: bool,
+    #[command(flatten)]
+    trace: crate::trace::TraceArgs,
 }
 
 /// POP3 mode overrides, shared by `sync` and `compare`.
@@ -155,6 +157,7 @@ const PARALLEL_ACCOUNTS: usize = 4;
 
 /// Runs the command.
 pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    args.trace.start("sync")?;
     let config = ctx.load_config()?;
     let accounts: Vec<EffectiveAccount> = config.select(&args.names)?.into_iter().cloned().collect();
     let in_memory = args.dry_run && !ctx.db_path.exists();

@@ -60,7 +60,8 @@ pub struct EffectiveEndpoint {
 }
 
 impl EffectiveEndpoint {
-    /// The engine's view of this endpoint, with default time limits.
+    /// The engine's view of this endpoint, with default time limits, writing to the run's protocol trace
+    /// when `--trace` started one (`crate::trace`: every connection of the run is in it).
     pub fn to_endpoint(&self) -> Endpoint {
         Endpoint::from(self)
     }
@@ -87,6 +88,7 @@ impl From<&EffectiveEndpoint> for Endpoint {
                 Some(secs) => Timeouts::uniform(std::time::Duration::from_secs(secs)),
                 None => Timeouts::default(),
             },
+            trace: crate::trace::current(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Where and how to connect: host, port, transport security, extra trust, time limits.
 //!
 //! Owns the connection settings of one protocol endpoint as the engine receives them from the CLI (which
-//! merges presets and the config file). Must never: hold a password (credentials live in `auth`).
+//! merges presets and the config file), including the protocol trace its connections write to, if any.
+//! Must never: hold a password (credentials live in `auth`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,6 +78,8 @@ pub struct Endpoint {
     pub allow_plaintext: bool,
     /// Time limits.
     pub timeouts: Timeouts,
+    /// The protocol trace every connection to this endpoint writes to (`--trace`).
+    pub trace: Option<crate::trace::Trace>,
 }
 
 impl Endpoint {
@@ -89,6 +92,7 @@ impl Endpoint {
             ca_file: None,
             allow_plaintext: false,
             timeouts: Timeouts::default(),
+            trace: None,
         }
     }
 

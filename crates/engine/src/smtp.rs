@@ -41,7 +41,7 @@ impl SmtpClient {
         creds: Option<&Credentials>,
         steps: &mut dyn Steps,
     ) -> Result<SmtpClient, EngineError> {
-        let t = Transport::connect_with(ep, steps).await?;
+        let t = Transport::connect_with(ep, crate::trace::Protocol::Smtp, steps).await?;
         let pace = Pace::start(ep.timeouts.greeting, ep.timeouts.min_rate);
         let mut c = SmtpClient {
             t,

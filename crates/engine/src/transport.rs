@@ -2,7 +2,9 @@
 //! clear error for each way a connection fails.
 //!
 //! Owns: DNS resolution, TCP connect, the rustls client configuration (public roots plus an optional CA
-//! file, TLS 1.2 and 1.3 only, certificates always verified), reads and writes with time limits.
+//! file, TLS 1.2 and 1.3 only, certificates always verified), reads and writes with time limits, and handing
+//! every byte it carries, both ways, to the endpoint's protocol trace when there is one (`--trace`: the
+//! trace's recorder decides what of it may be written).
 //! Must never: disable certificate verification, fall back from TLS to plaintext, or log bytes it carries.
 
 use std::io;
@@ -21,6 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::endpoint::{Endpoint, Security};
 use crate::steps::{NoSteps, Step, Steps};
+use crate::trace::{Protocol, Tap};
 use crate::EngineError;
 
 /// Bytes read from the socket at a time under TLS. rustls itself asks for 4 KiB per read; a buffer between
@@ -69,24 +72,45 @@ impl AsyncWrite for Stream {
 pub struct Transport {
     stream: Stream,
     endpoint: Endpoint,
+    tap: Option<Tap>,
 }
 
 impl Transport {
     /// Resolves, connects and, for `Security::Tls`, completes the TLS handshake.
-    pub async fn connect(endpoint: &Endpoint) -> Result<Transport, EngineError> {
-        Transport::connect_with(endpoint, &mut NoSteps).await
+    pub async fn connect(endpoint: &Endpoint, protocol: Protocol) -> Result<Transport, EngineError> {
+        Transport::connect_with(endpoint, protocol, &mut NoSteps).await
     }
 
-    /// [`Transport::connect`], reporting each step that succeeded (resolve, connect, tls) to `steps`.
-    pub async fn connect_with(endpoint: &Endpoint, steps: &mut dyn Steps) -> Result<Transport, EngineError> {
+    /// [`Transport::connect`], reporting each step that succeeded (resolve, connect, tls) to `steps`. The
+    /// connection's trace, when the endpoint has one, speaks `protocol`.
+    pub async fn connect_with(
+        endpoint: &Endpoint,
+        protocol: Protocol,
+        steps: &mut dyn Steps,
+    ) -> Result<Transport, EngineError> {
         if endpoint.security == Security::Plain && !endpoint.allow_plaintext {
             return Err(EngineError::Config(format!(
                 "{} is configured without encryption (security = \"plain\"); set allow_plaintext = true to allow it",
                 endpoint.addr()
             )));
         }
-        let tcp = tcp_connect(endpoint, steps).await?;
-        let mut t = Transport { stream: Stream::Plain(tcp), endpoint: endpoint.clone() };
+        let mut tap = endpoint
+            .trace
+            .as_ref()
+            .map(|t| t.connection(protocol, &endpoint.addr(), endpoint.security.as_str()));
+        let tcp = match tcp_connect(endpoint, steps).await {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                if let Some(tap) = &mut tap {
+                    tap.close(&format!("failed: {e}"));
+                }
+                return Err(e);
+            }
+        };
+        if let (Some(tap), Ok(peer)) = (&mut tap, tcp.peer_addr()) {
+            tap.note(&format!("connected to {peer}"));
+        }
+        let mut t = Transport { stream: Stream::Plain(tcp), endpoint: endpoint.clone(), tap };
         if endpoint.security == Security::Tls {
             let started = Instant::now();
             t = t.start_tls().await?;
@@ -106,29 +130,51 @@ impl Transport {
 
     /// Runs the TLS handshake over the current plain connection (after the server accepted STARTTLS/STLS).
     pub async fn start_tls(self) -> Result<Transport, EngineError> {
-        let Stream::Plain(tcp) = self.stream else {
-            return Err(EngineError::Config(format!("{} is already encrypted", self.endpoint.addr())));
+        let Transport { stream, endpoint: ep, mut tap } = self;
+        let Stream::Plain(tcp) = stream else {
+            return Err(EngineError::Config(format!("{} is already encrypted", ep.addr())));
         };
-        let ep = self.endpoint;
-        let config = tls_config(&ep)?;
+        let result = Transport::handshake(tcp, &ep).await;
+        if let Some(tap) = &mut tap {
+            match &result {
+                Ok(tls) => {
+                    let (_, conn) = tls.get_ref();
+                    let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+                    let suite = conn
+                        .negotiated_cipher_suite()
+                        .map(|s| format!("{:?}", s.suite()))
+                        .unwrap_or_default();
+                    tap.note(&format!(
+                        "TLS established: {version} {suite}, certificate verified for {}",
+                        ep.host
+                    ));
+                }
+                Err(e) => tap.close(&format!("TLS failed: {e}")),
+            }
+        }
+        Ok(Transport { stream: Stream::Tls(Box::new(result?)), endpoint: ep, tap })
+    }
+
+    async fn handshake(
+        tcp: TcpStream,
+        ep: &Endpoint,
+    ) -> Result<TlsStream<BufReader<TcpStream>>, EngineError> {
+        let config = tls_config(ep)?;
         let name = ServerName::try_from(ep.host.clone())
             .map_err(|e| EngineError::Config(format!("invalid TLS server name {:?}: {e}", ep.host)))?;
         // Buffering starts only now: nothing read before the handshake can be left in a buffer.
         let handshake =
             TlsConnector::from(config).connect(name, BufReader::with_capacity(TLS_READ_BUFFER, tcp));
-        let tls = match tokio::time::timeout(ep.timeouts.connect, handshake).await {
-            Err(_) => {
-                return Err(EngineError::Timeout {
-                    addr: ep.addr(),
-                    during: "in the TLS handshake",
-                    secs: ep.timeouts.connect.as_secs(),
-                    hint: String::new(),
-                })
-            }
-            Ok(Err(e)) => return Err(classify_tls_error(&ep, e)),
-            Ok(Ok(s)) => s,
-        };
-        Ok(Transport { stream: Stream::Tls(Box::new(tls)), endpoint: ep })
+        match tokio::time::timeout(ep.timeouts.connect, handshake).await {
+            Err(_) => Err(EngineError::Timeout {
+                addr: ep.addr(),
+                during: "in the TLS handshake",
+                secs: ep.timeouts.connect.as_secs(),
+                hint: String::new(),
+            }),
+            Ok(Err(e)) => Err(classify_tls_error(ep, e)),
+            Ok(Ok(s)) => Ok(s),
+        }
     }
 
     /// Whether the bytes are encrypted now.
@@ -150,7 +196,9 @@ impl Transport {
         during: &str,
     ) -> Result<usize, EngineError> {
         let r = tokio::time::timeout(limit, self.stream.read(buf)).await;
-        read_outcome(&self.endpoint, r, limit, during)
+        let r = read_outcome(&self.endpoint, r, limit, during);
+        self.trace_read(r.as_ref().map(|n| buf.get(..*n).unwrap_or_default()));
+        r
     }
 
     /// Reads what is available, appending it to `buf` (at least `min_room` bytes of room are made first).
@@ -162,8 +210,21 @@ impl Transport {
         during: &str,
     ) -> Result<usize, EngineError> {
         buf.reserve(min_room);
+        let before = buf.len();
         let r = tokio::time::timeout(limit, self.stream.read_buf(buf)).await;
-        read_outcome(&self.endpoint, r, limit, during)
+        let r = read_outcome(&self.endpoint, r, limit, during);
+        self.trace_read(r.as_ref().map(|_| buf.get(before..).unwrap_or_default()));
+        r
+    }
+
+    /// Hands what a read brought (or how it failed) to the trace.
+    fn trace_read(&mut self, r: Result<&[u8], &EngineError>) {
+        if let Some(tap) = &mut self.tap {
+            match r {
+                Ok(bytes) => tap.received(bytes),
+                Err(e) => tap.note(&format!("read failed: {e}")),
+            }
+        }
     }
 
     /// Reads what is available into `buf` (appending, at least `min_room` bytes of room made first), keeping
@@ -214,6 +275,9 @@ impl Transport {
 
     /// Writes all of `data` and flushes it.
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), EngineError> {
+        if let Some(tap) = &mut self.tap {
+            tap.sent(data);
+        }
         let limit = self.endpoint.timeouts.read;
         let ep = &self.endpoint;
         let io = async {
@@ -234,6 +298,9 @@ impl Transport {
     /// Closes the connection politely (TLS close_notify), ignoring errors: the session is over anyway.
     pub async fn shutdown(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.shutdown()).await;
+        if let Some(tap) = &mut self.tap {
+            tap.close("closed by mailsync");
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod imap;
 pub mod pop3;
 pub mod sasl;
 pub mod smtp;
+pub mod trace;
 pub mod types;
 
 pub use types::{ModSeq, RangeError, Secret, SeqNum, Uid, UidValidity, Uidl};

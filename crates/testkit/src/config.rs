@@ -61,6 +61,8 @@ pub(crate) struct ConfigInput<'a> {
     pub oauth2: bool,
     /// The LMTP port, when a private Postfix delivers here; also opens the `auth-client` SASL socket for it.
     pub lmtp: Option<u16>,
+    /// Sets `rawlog_dir` to `rawlog/%n` (the user without a domain) under the instance directory (TESTING.md "Rawlog").
+    pub rawlog: bool,
 }
 
 /// The oauth2 passdb's settings file (TESTING.md "XOAUTH2 against a real server"): tokens are JWTs checked
@@ -118,6 +120,9 @@ pub(crate) fn render(c: &ConfigInput<'_>) -> String {
         uid = c.mail_uid,
         gid = c.mail_gid,
     );
+    if c.rawlog {
+        let _ = writeln!(s, "rawlog_dir = {d}/rawlog/%n");
+    }
     if c.oauth2 {
         // The password passdb keeps `none` so that non-SASL lookups (LMTP, doveadm) still find users.
         let _ = write!(
@@ -186,6 +191,7 @@ mod tests {
             profile,
             oauth2,
             lmtp,
+            rawlog: false,
         }
     }
 

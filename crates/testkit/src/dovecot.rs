@@ -30,6 +30,9 @@ pub struct DovecotOptions {
     pub oauth2: bool,
     /// Adds an LMTP listener on 127.0.0.1 and an auth socket for SASL: what [`crate::Postfix`] needs.
     pub lmtp: bool,
+    /// Records every IMAP and POP3 session after login in Dovecot's rawlog (`rawlog_dir`), read back with
+    /// [`Dovecot::rawlogs`]: what the server itself saw and sent, to compare a client's trace with.
+    pub rawlog: bool,
 }
 
 impl Default for DovecotOptions {
@@ -39,6 +42,7 @@ impl Default for DovecotOptions {
             users: vec![("alice".into(), "alice-secret-1".into())],
             oauth2: false,
             lmtp: false,
+            rawlog: false,
         }
     }
 }
@@ -79,6 +83,9 @@ pub struct Dovecot {
     pub(crate) bins: Binaries,
     pub(crate) ident: Identity,
 }
+
+/// Where `rawlog_dir` points, under the instance directory: one subdirectory per user.
+pub(crate) const RAWLOG_DIR: &str = "rawlog";
 
 const START_ATTEMPTS: usize = 5;
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -132,6 +139,13 @@ impl Dovecot {
             }
             chown_tree(&home, ident.mail_uid, ident.mail_gid)?;
             set_mode(&home, 0o700)?;
+            if opts.rawlog {
+                // Written by the post-login process, which runs as the mail user.
+                let dir = root.join(RAWLOG_DIR).join(user);
+                fs::create_dir_all(&dir).map_err(HarnessError::io("creating", &dir))?;
+                chown_tree(&dir, ident.mail_uid, ident.mail_gid)?;
+                set_mode(&dir, 0o700)?;
+            }
         }
         let oauth2_key = oauth2::new_key()?;
         if opts.oauth2 {
@@ -167,6 +181,7 @@ impl Dovecot {
             profile: opts.profile,
             oauth2: opts.oauth2,
             lmtp: ports.lmtp,
+            rawlog: opts.rawlog,
         });
         let conf_path = root.join("dovecot.conf");
         write(&conf_path, conf.as_bytes())?;

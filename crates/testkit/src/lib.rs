@@ -7,8 +7,9 @@
 //! Maildirs; acting as "another device" through `doveadm`; reading back what the server holds through an
 //! independent, deliberately simple IMAP/POP3 client (the oracle that the sync engine's results are checked
 //! against); XOAUTH2 through Dovecot's oauth2 passdb with tokens signed by the instance's own key (`oauth2`); a
-//! private Postfix (submission with STARTTLS and SASL, delivery by LMTP into the Dovecot: `postfix`); a
-//! rewriting proxy in front of the Dovecot that turns its answers into a buggy server's (`proxy`); a link
+//! private Postfix (submission with STARTTLS and SASL, delivery by LMTP into the Dovecot: `postfix`); the
+//! server's own record of each session after login (`rawlog`); replaying a mailsync protocol trace through
+//! the protocol sessions (`replay`); a rewriting proxy in front of the Dovecot that turns its answers into a buggy server's (`proxy`); a link
 //! simulator that adds delay, a rate cap and cuts between client and server (`link`); and
 //! stopping every process of an instance when dropped.
 //!
@@ -29,6 +30,8 @@ pub mod oauth2;
 pub mod oracle;
 mod postfix;
 pub mod proxy;
+pub mod rawlog;
+pub mod replay;
 pub mod scripted;
 mod system;
 

@@ -96,7 +96,7 @@ impl ImapClient {
         max_response: usize,
         steps: &mut dyn Steps,
     ) -> Result<ImapClient, EngineError> {
-        let t = Transport::connect_with(ep, steps).await?;
+        let t = Transport::connect_with(ep, crate::trace::Protocol::Imap, steps).await?;
         let config = SessionConfig { max_response_size: max_response, ..SessionConfig::default() };
         let pace = Pace::start(ep.timeouts.greeting, ep.timeouts.min_rate);
         let mut c = ImapClient {

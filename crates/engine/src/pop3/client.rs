@@ -94,7 +94,7 @@ impl Pop3Client {
         method: PasswordMethod,
         steps: &mut dyn Steps,
     ) -> Result<Pop3Client, EngineError> {
-        let t = Transport::connect_with(ep, steps).await?;
+        let t = Transport::connect_with(ep, crate::trace::Protocol::Pop3, steps).await?;
         let config = Pop3Config { max_body: max_message, ..Pop3Config::default() };
         let mut c = Pop3Client {
             t,
