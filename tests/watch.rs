@@ -427,3 +427,23 @@ fn sighup_reads_the_config_again() {
     let (code, _, _, stderr) = watcher.stop();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn a_watch_writes_its_trace_idle_and_all_and_no_password() {
+    let w = World::new(Profile::Dovecot);
+    watch_config(&w, &["INBOX"], 60.0);
+    let trace = w.dir.path().join("watch.trace");
+    let t = trace.to_string_lossy().into_owned();
+    let watcher = Watcher::start(&w.config(), &w.db(), w.dovecot.password("alice"), &["--trace", &t]);
+    watcher.wait_for("IDLE on INBOX", Duration::from_secs(20), |v| idle_on(v, "INBOX"));
+    deliver(&w.dovecot, "INBOX", "traced");
+    within("the traced message", Duration::from_secs(20), || holds(&w.db(), "INBOX", "traced"));
+    let (code, _, _, stderr) = watcher.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    for want in [" C: A0001 LOGIN alice <redacted>", " IDLE", " C: DONE", "* 1 EXISTS"] {
+        assert!(text.contains(want), "the trace lacks {want:?}:\n{text}");
+    }
+    assert!(!text.contains(w.dovecot.password("alice")), "the password is in the trace");
+    assert!(!text.contains("body of traced"), "message content is in the trace by default");
+}

@@ -46,6 +46,8 @@ pub struct WatchArgs {
     /// account has it]
     #[arg(long, value_enum)]
     via: Option<Via>,
+    #[command(flatten)]
+    trace: crate::trace::TraceArgs,
 }
 
 /// Why the watches stopped.
@@ -60,6 +62,7 @@ enum Ended {
 
 /// Runs the command.
 pub fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    args.trace.start("watch")?;
     let mut config = ctx.load_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

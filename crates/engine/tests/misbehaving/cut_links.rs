@@ -104,7 +104,10 @@ fn pop3_delete_mode_over_a_link_that_keeps_dropping_deletes_only_what_it_stored(
     }
     eprintln!("POP3 cut campaign: {} runs, {reconnects} reconnects, all exact", seeds(2000).len());
     let runs = u64::try_from(seeds(2000).len()).unwrap_or(0);
-    assert!(runs < RUNS || reconnects >= runs / 2, "the campaign hardly cut anything ({reconnects} reconnects)");
+    assert!(
+        runs < RUNS || reconnects >= runs / 2,
+        "the campaign hardly cut anything ({reconnects} reconnects)"
+    );
 }
 
 /// Every connection cut after 150 KB: far more cuts than `attempts`, but each connection commits something,
