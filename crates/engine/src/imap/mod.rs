@@ -1,7 +1,9 @@
 //! IMAP: mirroring every folder of an account into the store, read-only toward the server.
 //!
-//! `plan` decides (pure), `examine` and `folders` read the server's answers into facts, `fetch` downloads
-//! bodies under the integrity rules, `sync` runs it all over a `client` connection, `report` says what was
+//! `plan` and `probe` decide (pure), `examine`, `folders` and `probe` read the server's answers into facts,
+//! `fetch` judges bodies under the integrity rules, `pipeline` keeps commands in flight ahead of their answers,
+//! `folder` settles one folder, `download` brings several folders' new messages back to back, `sync` runs it
+//! all over a `client` connection, `idle` waits for a folder to change (for `watch`), `report` says what was
 //! done.
 
 pub mod client;

@@ -1,13 +1,15 @@
 //! The IMAP mirror run: every wanted folder of one account brought into the store, read-only toward the
-//! server, incremental, crash-safe. A thin executor: what to do is decided by the pure planners
-//! ([`super::plan`]) under the rules of [`crate::integrity`]; this module sends the commands, reads the
-//! answers into facts ([`super::examine`]), hands bodies to [`super::fetch`] and writes through the store
-//! writer.
+//! server, incremental, crash-safe, in a handful of round trips. A thin executor: what to do is decided by the
+//! pure planners ([`super::plan`], [`super::probe`]) under the rules of [`crate::integrity`]; this module
+//! sends the commands (pipelined: [`super::pipeline`]), has each folder settled ([`super::folder`]) and its
+//! new bodies downloaded ([`super::download`]), and writes through the store writer.
 //!
-//! Owns: the order of a run (lock, connect, ENABLE QRESYNC, LIST; per folder EXAMINE, rename check, plan,
-//! changes, new bodies, cursor; then folder deletions), and retrying after Outlook's throttling. Must
-//! never: SELECT (only EXAMINE) or fetch without `.PEEK`; advance a folder's cursor past what it stored or
-//! recorded; remove local mail on evidence that does not add up; report counts that were not committed.
+//! Owns: the order of a run (lock; connect; ENABLE QRESYNC and LIST together; every folder probed at once and
+//! settled as its answers complete; the folders the probe could not settle, one at a time; every folder's new
+//! messages back to back; then folder deletions), and resuming after a dropped link, a BYE or throttling (a
+//! new connection carries on from what is committed). Must never: SELECT (only EXAMINE) or fetch without
+//! `.PEEK`; advance a folder's cursor past what it stored or recorded; remove local mail on evidence that does
+//! not add up; report counts that were not committed.
 //!
 //! RFC 3501 sections 6.3.2 (EXAMINE), 6.3.8 (LIST), 6.4.4 (SEARCH), 6.4.5 (FETCH), 6.4.8 (UID); RFC 7162
 //! sections 3.1.4 (FETCH MODSEQ), 3.2.5 (SELECT/EXAMINE QRESYNC) and 3.2.10 (VANISHED); RFC 6154 (SPECIAL-USE).
