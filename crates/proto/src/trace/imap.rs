@@ -339,21 +339,8 @@ mod tests {
     use super::super::{Direction, Protocol, Record, Recorder};
     use super::*;
 
-    /// Feeds a conversation (`C:`/`S:` steps, bytes as sent) and renders what the trace shows.
     fn trace(content: Content, steps: &[(char, &[u8])]) -> Vec<String> {
-        let mut r = Recorder::new(Protocol::Imap, content);
-        let mut out = Vec::new();
-        for (side, bytes) in steps {
-            let records = if *side == 'C' { r.client(bytes) } else { r.server(bytes) };
-            out.extend(records);
-        }
-        out.extend(r.finish());
-        out.iter()
-            .map(|rec| {
-                let (kind, text) = rec.render();
-                format!("{} {text}", kind.as_str())
-            })
-            .collect()
+        super::super::testing::rendered(Protocol::Imap, content, steps)
     }
 
     fn no_secret(lines: &[String], secrets: &[&str]) {

@@ -209,3 +209,26 @@ impl Recorder {
         records
     }
 }
+
+/// What the protocol modules' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Content, Protocol, Recorder};
+
+    /// Feeds a conversation (`C`/`S` steps, bytes as sent) to a recorder and renders what the trace shows,
+    /// one `KIND TEXT` string per record.
+    pub(crate) fn rendered(protocol: Protocol, content: Content, steps: &[(char, &[u8])]) -> Vec<String> {
+        let mut r = Recorder::new(protocol, content);
+        let mut out = Vec::new();
+        for (side, bytes) in steps {
+            out.extend(if *side == 'C' { r.client(bytes) } else { r.server(bytes) });
+        }
+        out.extend(r.finish());
+        out.iter()
+            .map(|rec| {
+                let (kind, text) = rec.render();
+                format!("{} {text}", kind.as_str())
+            })
+            .collect()
+    }
+}

@@ -197,22 +197,11 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Protocol, Recorder};
+    use super::super::Protocol;
     use super::*;
 
     fn trace(content: Content, steps: &[(char, &[u8])]) -> Vec<String> {
-        let mut r = Recorder::new(Protocol::Pop3, content);
-        let mut out = Vec::new();
-        for (side, bytes) in steps {
-            out.extend(if *side == 'C' { r.client(bytes) } else { r.server(bytes) });
-        }
-        out.extend(r.finish());
-        out.iter()
-            .map(|rec| {
-                let (kind, text) = rec.render();
-                format!("{} {text}", kind.as_str())
-            })
-            .collect()
+        super::super::testing::rendered(Protocol::Pop3, content, steps)
     }
 
     fn b64(s: &str) -> String {

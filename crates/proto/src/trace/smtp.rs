@@ -124,22 +124,11 @@ impl Policy for Smtp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Protocol, Recorder};
+    use super::super::Protocol;
     use super::*;
 
     fn trace(content: Content, steps: &[(char, &[u8])]) -> Vec<String> {
-        let mut r = Recorder::new(Protocol::Smtp, content);
-        let mut out = Vec::new();
-        for (side, bytes) in steps {
-            out.extend(if *side == 'C' { r.client(bytes) } else { r.server(bytes) });
-        }
-        out.extend(r.finish());
-        out.iter()
-            .map(|rec| {
-                let (kind, text) = rec.render();
-                format!("{} {text}", kind.as_str())
-            })
-            .collect()
+        super::super::testing::rendered(Protocol::Smtp, content, steps)
     }
 
     #[test]
