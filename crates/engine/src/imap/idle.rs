@@ -172,7 +172,13 @@ pub async fn idle_folder(
             return;
         }
         fruitless += 1;
-        let wait = target.backoff.wait(fruitless);
+        let wait = match &error {
+            // Outlook's throttling says how long to keep away.
+            EngineError::Throttled { millis, .. } => {
+                target.backoff.wait(fruitless).max(Duration::from_millis(*millis))
+            }
+            _ => target.backoff.wait(fruitless),
+        };
         let _ = notes.send(IdleNote::Lost { folder: folder.clone(), error, wait }).await;
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
