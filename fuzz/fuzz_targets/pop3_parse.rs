@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(d.len() <= CAP);
 
     // The session, with a mix of commands in flight.
-    let mut s = Pop3Session::new(Pop3Config { max_line: 512, max_body: CAP });
+    let mut s = Pop3Session::new(Pop3Config { max_line: 512, max_body: CAP, max_listing: 4 * CAP });
     let Ok(one) = SeqNum::try_from(1u32) else { return };
     let commands = [
         Pop3Command::Capa,
