@@ -18,14 +18,29 @@ const MSGS: [&[u8]; 3] = [
 /// Plays a POP3 maildrop holding MSGS. Every command is recorded in `commands` (PASS without its
 /// argument); DELEs are accepted but never applied, like Outlook's "keep a copy in a POP folder" setting;
 /// `uidl` false answers UIDL with -ERR.
-fn maildrop(mut c: Conn, uidl: bool, commands: Arc<Mutex<Vec<String>>>) {
+fn maildrop(c: Conn, uidl: bool, commands: Arc<Mutex<Vec<String>>>) {
+    maildrop_with(c, uidl, false, commands)
+}
+
+/// [`maildrop`]; with `pipelining`, PIPELINING is announced and the answers to USER and PASS are held back
+/// until the client's next command arrives: a client that waits for them before sending on never gets them.
+fn maildrop_with(mut c: Conn, uidl: bool, pipelining: bool, commands: Arc<Mutex<Vec<String>>>) {
     c.send(b"+OK scripted POP3 ready\r\n");
-    let caps = if uidl { "USER\r\nUIDL\r\nTOP\r\n" } else { "USER\r\nTOP\r\n" };
+    let mut caps = String::from(if uidl { "USER\r\nUIDL\r\nTOP\r\n" } else { "USER\r\nTOP\r\n" });
+    if pipelining {
+        caps.push_str("PIPELINING\r\n");
+    }
+    let mut held = Vec::new();
     while let Some(line) = c.line() {
         let up = line.to_ascii_uppercase();
         let logged = if up.starts_with("PASS") { "PASS".to_owned() } else { line.clone() };
         commands.lock().unwrap().push(logged);
         let arg = line.split(' ').nth(1).and_then(|n| n.parse::<usize>().ok());
+        if pipelining && (up.starts_with("USER") || up.starts_with("PASS")) {
+            held.extend_from_slice(b"+OK\r\n");
+            continue;
+        }
+        c.send(&std::mem::take(&mut held));
         if up.starts_with("CAPA") {
             c.send(format!("+OK\r\n{caps}.\r\n").as_bytes());
         } else if up.starts_with("USER")
@@ -79,9 +94,18 @@ fn run(w: &World, uidl: bool, args: &[&str]) -> (serde_json::Value, Vec<String>)
 
 /// One sync against the scripted maildrop: its JSON summary and every command the server received.
 fn run_logged(w: &World, uidl: bool, args: &[&str]) -> (serde_json::Value, Vec<String>) {
+    run_logged_with(w, uidl, false, args)
+}
+
+fn run_logged_with(
+    w: &World,
+    uidl: bool,
+    pipelining: bool,
+    args: &[&str],
+) -> (serde_json::Value, Vec<String>) {
     let commands = Arc::new(Mutex::new(Vec::new()));
     let d = commands.clone();
-    let server = ScriptedServer::tls(move |c| maildrop(c, uidl, d)).unwrap();
+    let server = ScriptedServer::tls(move |c| maildrop_with(c, uidl, pipelining, d)).unwrap();
     config_for(w, &server);
     let mut full = vec!["--via", "pop3"];
     full.extend_from_slice(args);
@@ -104,6 +128,23 @@ fn each_run_sends_only_the_commands_it_needs() {
     );
     let (s, again) = run_logged(&w, true, &[]);
     assert_eq!(s["new"].as_u64(), Some(0));
+    assert_eq!(again, ["CAPA", "USER alice", "PASS", "UIDL", "QUIT"]);
+}
+
+#[test]
+fn where_the_server_pipelines_the_listings_go_out_behind_the_login() {
+    // RFC 2449 section 6.6: USER, PASS and the run's first commands leave in one write, so the login costs no
+    // round trip of its own. The server answers USER and PASS only once the next command has arrived: a client
+    // that waited for those answers would hang until its timeout and fail.
+    let w = World::new(Profile::Dovecot);
+    let (s, first) = run_logged_with(&w, true, true, &[]);
+    assert_eq!(s["new"].as_u64(), Some(3), "{s}");
+    assert_eq!(
+        first,
+        ["CAPA", "USER alice", "PASS", "UIDL", "LIST", "CAPA", "RETR 1", "RETR 2", "RETR 3", "RSET", "QUIT"]
+    );
+    let (s, again) = run_logged_with(&w, true, true, &[]);
+    assert_eq!(s["new"].as_u64(), Some(0), "{s}");
     assert_eq!(again, ["CAPA", "USER alice", "PASS", "UIDL", "QUIT"]);
 }
 

@@ -3,8 +3,9 @@
 //! Owns: the greeting, the STLS upgrade (fatal if not offered or refused), the login (USER/PASS, APOP when
 //! asked for, AUTH PLAIN when USER is not offered, AUTH XOAUTH2 in the two-step form Outlook requires), turning
 //! `-ERR` and its response code into a clear error, asking CAPA again after login only when a caller needs
-//! the capabilities (one round trip fewer for a run with nothing to download), and running commands one by one
-//! or pipelined.
+//! the capabilities (one round trip fewer for a run with nothing to download), sending a caller's first
+//! commands behind USER and PASS where the server pipelines (one round trip fewer again), and running
+//! commands one by one or pipelined.
 //! Must never: send a credential before the connection is encrypted, or log one (transmits are logged in
 //! their redacted form only).
 //!
@@ -94,6 +95,26 @@ impl Pop3Client {
         method: PasswordMethod,
         steps: &mut dyn Steps,
     ) -> Result<Pop3Client, EngineError> {
+        let mut c = Pop3Client::open_steps(ep, max_message, steps).await?;
+        if let Some(creds) = creds {
+            let started = Instant::now();
+            c.login(creds, method, Vec::new()).await?;
+            steps.done(Step::Login, started, creds.accepted());
+        }
+        Ok(c)
+    }
+
+    /// Connects, reads the greeting and the capabilities, and upgrades with STLS when configured: a client
+    /// ready for [`Pop3Client::login`].
+    pub async fn open(ep: &Endpoint, max_message: usize) -> Result<Pop3Client, EngineError> {
+        Pop3Client::open_steps(ep, max_message, &mut NoSteps).await
+    }
+
+    async fn open_steps(
+        ep: &Endpoint,
+        max_message: usize,
+        steps: &mut dyn Steps,
+    ) -> Result<Pop3Client, EngineError> {
         let t = Transport::connect_with(ep, crate::trace::Protocol::Pop3, steps).await?;
         let config = Pop3Config { max_body: max_message, ..Pop3Config::default() };
         let mut c = Pop3Client {
@@ -116,11 +137,6 @@ impl Pop3Client {
                 format!("upgraded with STLS; certificate verified for {}", ep.host),
             );
             let _ = c.run(Pop3Command::Capa).await?;
-        }
-        if let Some(creds) = creds {
-            let started = Instant::now();
-            c.login(creds, method).await?;
-            steps.done(Step::Login, started, creds.accepted());
         }
         Ok(c)
     }
@@ -166,34 +182,68 @@ impl Pop3Client {
         Ok(Pop3Client { t, s, addr, buf, caps_after_login, pace })
     }
 
-    async fn login(&mut self, creds: &Credentials, method: PasswordMethod) -> Result<(), EngineError> {
+    /// Logs in, and has `then` sent: behind USER and PASS in the same write where the server pipelines
+    /// (RFC 2449 section 6.6; a refused login gets them `-ERR`, and the connection is dropped anyway), else
+    /// once the login is accepted. Returns their ids: the caller reads their answers, in order.
+    pub async fn login(
+        &mut self,
+        creds: &Credentials,
+        method: PasswordMethod,
+        then: Vec<Pop3Command>,
+    ) -> Result<Vec<CommandId>, EngineError> {
         if !self.t.is_encrypted() {
             return Err(EngineError::PlaintextRefused { addr: self.addr.clone() });
         }
+        let mut then = Some(then);
+        let mut ids = self.log_in(creds, method, &mut then).await?;
+        // Whatever did not go out behind the login goes now.
+        for cmd in then.take().unwrap_or_default() {
+            ids.push(self.send_then(cmd)?);
+        }
+        Ok(ids)
+    }
+
+    /// Queues one of the commands that follow the login (a CAPA among them tells the capabilities after login).
+    fn send_then(&mut self, cmd: Pop3Command) -> Result<CommandId, EngineError> {
+        self.caps_after_login |= matches!(cmd, Pop3Command::Capa);
+        self.send(cmd)
+    }
+
+    async fn log_in(
+        &mut self,
+        creds: &Credentials,
+        method: PasswordMethod,
+        then: &mut Option<Vec<Pop3Command>>,
+    ) -> Result<Vec<CommandId>, EngineError> {
         let caps = self.s.capabilities().clone();
         match creds {
             Credentials::Password { user, password } => {
                 if method == PasswordMethod::Apop {
                     let cmd = Pop3Command::Apop { user: user.clone(), secret: password.clone() };
                     let r = self.run(cmd).await?;
-                    return self.login_result(r, user, None);
+                    return self.login_result(r, user, None).map(|()| Vec::new());
                 }
                 if caps.is_empty() || caps.user() {
                     if caps.pipelining() {
-                        // One round trip: PASS goes out behind USER (RFC 2449 section 6.6).
+                        // One round trip: PASS goes out behind USER, and the caller's first commands behind
+                        // PASS (RFC 2449 section 6.6).
                         self.send(Pop3Command::User(user.clone()))?;
                         self.send(Pop3Command::Pass(password.clone()))?;
+                        let mut ids = Vec::new();
+                        for cmd in then.take().unwrap_or_default() {
+                            ids.push(self.send_then(cmd)?);
+                        }
                         let to_user = self.next_reply("to USER").await?;
                         let to_pass = self.next_reply("to PASS").await?;
                         let r = if to_user.ok { to_pass } else { to_user };
-                        return self.login_result(r, user, None);
+                        return self.login_result(r, user, None).map(|()| ids);
                     }
                     let r = self.run(Pop3Command::User(user.clone())).await?;
                     if !r.ok {
-                        return self.login_result(r, user, None);
+                        return self.login_result(r, user, None).map(|()| Vec::new());
                     }
                     let r = self.run(Pop3Command::Pass(password.clone())).await?;
-                    return self.login_result(r, user, None);
+                    return self.login_result(r, user, None).map(|()| Vec::new());
                 }
                 if caps.supports_sasl(&Mechanism::Plain) {
                     let ir = sasl::plain(user, password).map_err(|e| EngineError::Config(e.to_string()))?;
@@ -201,7 +251,7 @@ impl Pop3Client {
                         mechanism: Mechanism::Plain,
                         initial: InitialResponse::AfterContinuation(ir),
                     };
-                    return self.auth(cmd, user).await;
+                    return self.auth(cmd, user).await.map(|()| Vec::new());
                 }
                 Err(self.protocol("server offers neither USER nor SASL PLAIN for a password login"))
             }
@@ -212,7 +262,7 @@ impl Pop3Client {
                     mechanism: Mechanism::XOAuth2,
                     initial: InitialResponse::AfterContinuation(ir),
                 };
-                self.auth(cmd, user).await
+                self.auth(cmd, user).await.map(|()| Vec::new())
             }
         }
     }
@@ -329,14 +379,6 @@ impl Pop3Client {
             return Err(self.protocol(&format!("{name} failed: -ERR {}", r.text)));
         }
         Ok(r)
-    }
-
-    /// Queues CAPA behind other commands (e.g. the listings of a first sync); the caller reads its reply in
-    /// turn, after which [`Pop3Client::capabilities_after_login`] needs no round trip of its own.
-    pub fn send_capa_after_login(&mut self) -> Result<CommandId, EngineError> {
-        let id = self.send(Pop3Command::Capa)?;
-        self.caps_after_login = true;
-        Ok(id)
     }
 
     /// Whether commands may be sent before earlier answers arrive (asks CAPA first if not yet since login).

@@ -1,8 +1,9 @@
 //! The POP3 download run: the INBOX into the store, then (per the mode) deletions on the server, never
 //! before the local copies are durably committed.
 //!
-//! Owns: the order of a run (the account's sync lock, login and the run record at once, UIDL and the store's
-//! known UIDLs at once, LIST, CAPA only when there is something to download, the download in pipelined RETRs
+//! Owns: the order of a run (the account's sync lock, the run record and the store's known UIDLs while the
+//! connection is set up; UIDL behind the login, with LIST and CAPA on a first sync; LIST later only when
+//! something is new, CAPA only when there is something to download; the download in pipelined RETRs
 //! streamed to the store writer in batches, commit, vanished UIDLs, RSET, DELE, QUIT, then recording the
 //! deletions), the cross-protocol content match (a message already stored over IMAP gains a POP3 location,
 //! not a second copy), and messages without a usable UIDL (no UIDL at all, a bad UIDL line, a UIDL listed
@@ -16,7 +17,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
-use mailsync_proto::pop3::{parse_scan_listings_lenient, parse_uidl_listings_lenient, Pop3Command};
+use mailsync_proto::pop3::{
+    parse_scan_listings_lenient, parse_uidl_listings_lenient, CommandId, Pop3Command,
+};
 use mailsync_proto::{SeqNum, Uidl};
 use mailsync_store::{
     content_hash, AccountId, NewPop3Message, Pop3Batch, Prepared, Protocol, RunId, RunSummary, SyncLock,
@@ -107,17 +110,16 @@ pub async fn sync_pop3(
 ) -> (Pop3Report, Result<(), EngineError>) {
     let start = Instant::now();
     let mut report = Pop3Report { account: cfg.account.clone(), ..Pop3Report::default() };
-    // The run is recorded while the server is reached.
-    let connect =
-        Pop3Client::connect_with(&cfg.endpoint, &cfg.credentials, cfg.max_message, cfg.password_method);
-    let (run, client) = tokio::join!(begin_run(store, cfg), connect);
-    let run = match run {
-        Ok(r) => r,
+    // The run is recorded, and what the store holds read, while the server is reached.
+    let open = Pop3Client::open(&cfg.endpoint, cfg.max_message);
+    let (begun, client) = tokio::join!(begin(store, cfg), open);
+    let (account, run, state) = match begun {
+        Ok(b) => b,
         Err(e) => return (report, Err(e)),
     };
-    let result = resume(client, store, cfg, obs, run.as_ref().map(|(a, _, _)| *a), &mut report).await;
+    let result = resume((client, state), store, cfg, obs, account, &mut report).await;
     report.seconds = start.elapsed().as_secs_f64();
-    if let Some((_, run, lock)) = run {
+    if let Some((run, lock)) = run {
         let e = finish(store, run, &report, &result).await;
         drop(lock);
         return (report, result.and(e));
@@ -125,11 +127,28 @@ pub async fn sync_pop3(
     (report, result)
 }
 
+/// The account, the run record and its sync lock (none in a dry run, which writes nothing), and what the
+/// store holds of the account.
+async fn begin(
+    store: &mut StoreHandle,
+    cfg: &Pop3SyncConfig,
+) -> Result<(Option<AccountId>, Option<(RunId, SyncLock)>, Stored), EngineError> {
+    let (account, run) = if cfg.dry_run {
+        let name = cfg.account.clone();
+        (store.call(move |s| s.find_account(&name)).await?, None)
+    } else {
+        let (account, run, lock) = store.begin_run(&cfg.account, Protocol::Pop3).await?;
+        (Some(account), Some((run, lock)))
+    };
+    let state = known_state(store, account, cfg.now, cfg.retry_gaps).await?;
+    Ok((account, run, state))
+}
+
 /// Runs [`run_once`] until it succeeds, reconnecting after a dropped or slow link as `cfg.reconnect` allows:
 /// each try carries on from what is committed (stored UIDLs are not downloaded again; deletions are only
 /// ever of committed copies), and the run gives up after so many tries in a row that committed nothing.
 async fn resume(
-    first: Result<Pop3Client, EngineError>,
+    first: (Result<Pop3Client, EngineError>, Stored),
     store: &mut StoreHandle,
     cfg: &Pop3SyncConfig,
     obs: &mut dyn Observer,
@@ -142,17 +161,19 @@ async fn resume(
     let mut logged_in = false;
     loop {
         let before = store.committed();
-        let attempt = match next.take() {
-            Some(c) => c,
+        let (attempt, stored) = match next.take() {
+            Some(first) => first,
             None => {
-                Pop3Client::connect_with(&cfg.endpoint, &credentials, cfg.max_message, cfg.password_method)
-                    .await
+                let open = Pop3Client::open(&cfg.endpoint, cfg.max_message);
+                let (client, stored) =
+                    tokio::join!(open, known_state(store, account, cfg.now, cfg.retry_gaps));
+                (client, stored?)
             }
         };
         let e = match attempt {
             Ok(c) => {
-                logged_in = true;
-                match run_once(c, store, cfg, obs, account, report).await {
+                let session = Session { credentials: &credentials, stored, logged_in: &mut logged_in };
+                match run_once(c, session, store, cfg, obs, account, report).await {
                     Ok(()) => return Ok(()),
                     Err(e) => e,
                 }
@@ -186,17 +207,6 @@ async fn resume(
     }
 }
 
-/// The account, a new run record and the account's sync lock, or nothing in a dry run (which writes nothing).
-async fn begin_run(
-    store: &mut StoreHandle,
-    cfg: &Pop3SyncConfig,
-) -> Result<Option<(AccountId, RunId, SyncLock)>, EngineError> {
-    if cfg.dry_run {
-        return Ok(None);
-    }
-    Ok(Some(store.begin_run(&cfg.account, Protocol::Pop3).await?))
-}
-
 async fn finish(
     store: &mut StoreHandle,
     run: RunId,
@@ -217,12 +227,22 @@ async fn finish(
 }
 
 /// What the store knows of the account: its stored identities, and its gaps still waiting for their back-off.
+type Stored = (KnownUidls, HashSet<Uidl>);
+
+/// One connection's try: the credentials to log in with, what the store held when it began, and where to say
+/// that the login was accepted (no reconnect is tried before a run's first login).
+struct Session<'a> {
+    credentials: &'a Credentials,
+    stored: Stored,
+    logged_in: &'a mut bool,
+}
+
 async fn known_state(
     store: &mut StoreHandle,
     account: Option<AccountId>,
     now: i64,
     retry_all: bool,
-) -> Result<(KnownUidls, HashSet<Uidl>), EngineError> {
+) -> Result<Stored, EngineError> {
     let Some(a) = account else { return Ok((KnownUidls::default(), HashSet::new())) };
     store
         .call(move |s| {
@@ -246,21 +266,18 @@ async fn known_state(
 
 async fn run_once(
     mut c: Pop3Client,
+    session: Session<'_>,
     store: &mut StoreHandle,
     cfg: &Pop3SyncConfig,
     obs: &mut dyn Observer,
     account: Option<AccountId>,
     report: &mut Pop3Report,
 ) -> Result<(), EngineError> {
-    let account = match account {
-        Some(a) => Some(a),
-        None => {
-            let name = cfg.account.clone();
-            store.call(move |s| s.find_account(&name)).await?
-        }
-    };
-    let (known, waiting) = known_state(store, account, cfg.now, cfg.retry_gaps).await?;
-    let listing = listings(&mut c, &known).await?;
+    let (known, waiting) = session.stored;
+    let first = known.is_empty();
+    let ahead = c.login(session.credentials, cfg.password_method, listing_commands(first)).await?;
+    *session.logged_in = true;
+    let listing = listings(&mut c, &known, &ahead).await?;
     for p in &listing.problems {
         tracing::warn!(server = %cfg.endpoint.addr(), "{p}");
     }
@@ -372,25 +389,41 @@ async fn run_once(
     Ok(())
 }
 
-/// The UIDL listing and LIST, merged by message number. On a first sync (nothing stored: everything is new)
-/// LIST and the CAPA a download needs go out behind UIDL, in the same round trip. Otherwise LIST follows only
-/// when something is new or unidentifiable: when every UIDL is valid, listed once and already known, nothing
-/// will be downloaded and LIST (which makes the server compute every size) is skipped.
-async fn listings(c: &mut Pop3Client, known: &KnownUidls) -> Result<Listing, EngineError> {
-    c.send(Pop3Command::Uidl(None))?;
-    let ahead = known.is_empty();
-    if ahead {
-        c.send(Pop3Command::List(None))?;
-        c.send_capa_after_login()?;
+/// The commands that go out behind the login: UIDL, and on a first sync (nothing stored: everything is new)
+/// LIST and the CAPA a download needs, all in the login's round trip where the server pipelines.
+fn listing_commands(first: bool) -> Vec<Pop3Command> {
+    if first {
+        vec![Pop3Command::Uidl(None), Pop3Command::List(None), Pop3Command::Capa]
+    } else {
+        vec![Pop3Command::Uidl(None)]
     }
-    let uidl = c.next_reply("to UIDL").await?;
+}
+
+/// The UIDL listing and LIST, merged by message number, from the answers to [`listing_commands`] (`sent`:
+/// their ids). On a first sync LIST's answer is already on its way. Otherwise LIST follows only when something
+/// is new or unidentifiable: when every UIDL is valid, listed once and already known, nothing will be
+/// downloaded and LIST (which makes the server compute every size) is skipped.
+async fn listings(
+    c: &mut Pop3Client,
+    known: &KnownUidls,
+    sent: &[CommandId],
+) -> Result<Listing, EngineError> {
+    let mut answers = Vec::with_capacity(sent.len());
+    for id in sent {
+        let r = c.next_reply("to the listings").await?;
+        if r.id != *id {
+            return Err(c.protocol("answers out of order"));
+        }
+        answers.push(r);
+    }
+    let mut answers = answers.into_iter();
+    let uidl = answers.next().ok_or_else(|| c.protocol("no answer to UIDL"))?;
     let uidls = match (uidl.ok, uidl.body) {
         (true, Some(body)) => Some(parse_uidl_listings_lenient(&body)),
         _ => None,
     };
-    let list = if ahead {
-        let list = c.next_reply("to LIST").await?;
-        c.next_reply("to CAPA").await?; // read by the session: the capabilities after login
+    // The CAPA behind LIST (a first sync) was read by the session: the capabilities after login.
+    let list = if let Some(list) = answers.next() {
         list
     } else {
         if let Some(u) = &uidls {
