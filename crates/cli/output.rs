@@ -8,12 +8,14 @@
 //! Every plain line printed through [`Output`] passes through [`safe`]; tables escape each cell first, so
 //! that widths are those of what is shown. Must never: print logs or errors (those go to stderr through
 //! `tracing` and `stderr`), or print a secret (nothing that reaches here holds one). JSON is RFC 8259, via
-//! serde_json; the control characters are Unicode's general category Cc (ECMA-48 C0 and C1 sets, and DEL).
+//! serde_json; the control characters are Unicode's general category Cc (ECMA-48 C0 and C1 sets, and DEL),
+//! plus, on one line, the bidirectional controls of UAX #9; widths are UAX #11's (unicode-width).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 /// Writing to stdout failed. A closed pipe (`mailsync ... | head`) ends the program quietly.
 #[derive(Debug, thiserror::Error)]
@@ -81,25 +83,35 @@ pub fn write_json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<(
 }
 
 /// `text` for one line on a terminal: every control character (C0 including tab and newline, DEL, C1)
-/// shown escaped, `\x1b` for C0 and DEL, `\u{9b}` for C1. Everything else, backslashes included, is kept.
+/// shown escaped, `\x1b` for C0 and DEL, `\u{9b}` for C1, and so are the bidirectional embeddings, overrides
+/// and isolates (`\u{202e}`), which would reorder the rest of the line (a subject's columns and the ones after
+/// them). Everything else, backslashes and right-to-left text included, is kept.
 pub fn safe(text: &str) -> Cow<'_, str> {
-    escape(text, |_| true)
+    escape(text, |c| c.is_control() || is_bidi_control(c))
 }
 
-/// Like [`safe`] for multi-line text (a message body): newline and tab are kept, other control characters
-/// escaped.
+/// Like [`safe`] for multi-line text (a message body): newline and tab are kept, and so are bidirectional
+/// controls (right-to-left mail uses them, and a paragraph's end ends their reach); other control characters
+/// are escaped.
 pub fn safe_text(text: &str) -> Cow<'_, str> {
-    escape(text, |c| c != '\n' && c != '\t')
+    escape(text, |c| c.is_control() && c != '\n' && c != '\t')
 }
 
-/// `text` with the control characters for which `escaped` holds written as escapes.
+/// The explicit directional embeddings, overrides and isolates of Unicode's bidirectional algorithm (UAX #9
+/// section 2.1-2.4): LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI. The marks (LRM, RLM, ALM) only affect neutral
+/// characters next to them and are kept.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with the characters for which `escaped` holds written as escapes.
 fn escape(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && escaped(c)) {
+    if !text.chars().any(&escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if !(c.is_control() && escaped(c)) {
+        if !escaped(c) {
             out.push(c);
         } else if u32::from(c) < 0x80 {
             out.push_str(&format!("\\x{:02x}", u32::from(c)));
@@ -111,14 +123,15 @@ fn escape(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
 }
 
 /// Rows with their columns padded to a common width (two spaces between columns, none after the last),
-/// each cell escaped first ([`safe`]) so that the widths are those of what is shown.
+/// each cell escaped first ([`safe`]) so that the widths are those of what is shown, measured in terminal
+/// columns (UAX #11: a CJK character takes two, a combining mark none).
 pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
     let rows: Vec<Vec<String>> =
         rows.iter().map(|row| row.iter().map(|cell| safe(cell).into_owned()).collect()).collect();
     let mut widths: Vec<usize> = Vec::new();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
-            let w = cell.chars().count();
+            let w = cell.width();
             match widths.get_mut(i) {
                 Some(max) => *max = (*max).max(w),
                 None => widths.push(w),
@@ -129,11 +142,10 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
         .map(|row| {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
-                if i + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
+                line.push_str(cell);
+                if i + 1 < row.len() {
                     let width = widths.get(i).copied().unwrap_or_default();
-                    line.push_str(&format!("{cell:<width$}  "));
+                    line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.width()) + 2));
                 }
             }
             line
@@ -173,6 +185,21 @@ mod tests {
     }
 
     #[test]
+    fn bidirectional_overrides_cannot_reorder_a_line() {
+        // An unterminated RIGHT-TO-LEFT OVERRIDE in a subject would show "invoice<RLO>fdp.exe" as "invoiceexe.pdf"
+        // and reverse every column after it; embeddings, overrides and isolates are shown escaped on one line.
+        assert_eq!(safe("invoice\u{202e}fdp.exe"), "invoice\\u{202e}fdp.exe");
+        assert_eq!(
+            safe("\u{202a}\u{202b}\u{202c}\u{202d}\u{2066}\u{2067}\u{2068}\u{2069}"),
+            "\\u{202a}\\u{202b}\\u{202c}\\u{202d}\\u{2066}\\u{2067}\\u{2068}\\u{2069}"
+        );
+        // Right-to-left text itself, and the marks that only nudge neutral characters, stay as they are.
+        assert!(matches!(safe("שלום \u{200f}עולם \u{200e}x"), Cow::Borrowed(_)));
+        // A body keeps its layout: its paragraphs end such runs, and right-to-left mail uses them.
+        assert_eq!(safe_text("\u{202b}שלום\u{202c}\n"), "\u{202b}שלום\u{202c}\n");
+    }
+
+    #[test]
     fn columns_line_up() {
         let rows = vec![
             vec!["work".to_owned(), "me@outlook.com".to_owned(), "outlook".to_owned()],
@@ -182,6 +209,13 @@ mod tests {
         let hostile =
             vec![vec!["a\u{1b}[2J".to_owned(), "x".to_owned()], vec!["bbbbbbbb".to_owned(), "y".to_owned()]];
         assert_eq!(columns(&hostile), ["a\\x1b[2J  x", "bbbbbbbb  y"], "escaped before measuring");
+        // Width on the screen, not characters: CJK takes two columns, combining marks none.
+        let wide = vec![
+            vec!["会議".to_owned(), "x".to_owned()],
+            vec!["e\u{301}e".to_owned(), "y".to_owned()],
+            vec!["abcd".to_owned(), "z".to_owned()],
+        ];
+        assert_eq!(columns(&wide), ["会議  x", "e\u{301}e    y", "abcd  z"]);
         let mut buf = Vec::new();
         assert!(write_line(&mut buf, "plain").is_ok());
         assert_eq!(buf, b"plain\n");

@@ -15,7 +15,10 @@ use mailsync_engine::imap::FolderFilter;
 use mailsync_store::{Store, StoreError};
 use serde::Serialize;
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use super::sync::{credentials, human_bytes, unix_now, ModeArgs};
+use crate::output::safe;
 use crate::Ctx;
 
 /// Arguments of `mailsync compare`.
@@ -107,6 +110,39 @@ pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The width of the table's labels, and the least width of IMAP's column.
+const LABEL_WIDTH: usize = 34;
+const IMAP_WIDTH: usize = 30;
+
+/// One row: the label, IMAP's cell padded to `col` terminal columns, POP3's cell; cells escaped ([`safe`])
+/// before they are measured, and `-` where a protocol was not compared.
+fn side_by_side(label: &str, imap: Option<&str>, pop3: Option<&str>, col: usize) -> String {
+    let imap = safe(imap.unwrap_or("-"));
+    let mut line = format!("{label:<LABEL_WIDTH$}{imap}");
+    line.extend(std::iter::repeat_n(' ', col.saturating_sub(imap.width()).max(2)));
+    line.push_str(&safe(pop3.unwrap_or("-")));
+    line
+}
+
+/// `text` cut to `width` terminal columns, ending in `…` where it was cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 fn folders_line(folders: &[String], pop3: bool) -> String {
     if pop3 {
         return "1: INBOX only".into();
@@ -116,46 +152,38 @@ fn folders_line(folders: &[String], pop3: bool) -> String {
 
 /// The side-by-side table people read.
 fn table(account: &str, c: &Comparison, mode: &str, gaps: &Gaps) -> Vec<String> {
-    let w = 34;
-    let col = 30;
+    let w = LABEL_WIDTH;
     let mut l = vec![format!("{account}: IMAP and POP3 side by side"), String::new()];
-    l.push(format!("{:<w$}{:<col$}{}", "", "IMAP", "POP3"));
-    let dash = "-".to_string();
     let (i, p) = (c.imap.as_ref(), c.pop3.as_ref());
-    let cell = |s: Option<String>| s.unwrap_or_else(|| dash.clone());
-    let row = |label: &str, a: Option<String>, b: Option<String>| {
-        format!("{label:<w$}{:<col$}{}", cell(a), cell(b))
-    };
-    l.push(row(
-        "folders visible",
-        i.map(|i| folders_line(&i.folders, false)),
-        p.map(|_| folders_line(&[], true)),
-    ));
-    l.push(row(
-        "messages visible",
-        i.map(|i| format!("{} ({})", i.messages, human_bytes(i.bytes))),
-        p.map(|p| format!("{} ({})", p.messages, human_bytes(p.bytes))),
-    ));
-    l.push(row(
-        "flags",
-        i.map(|i| format!("{} read, {} unread, {} flagged", i.flags.seen, i.flags.unseen, i.flags.flagged)),
-        p.map(|_| "none (POP3 has no flags)".to_string()),
-    ));
-    l.push(row(
-        "next sync downloads",
-        i.map(|i| format!("{} ({})", i.next_download, human_bytes(i.next_download_bytes))),
-        p.map(|p| format!("{} ({})", p.next_download, human_bytes(p.next_download_bytes))),
-    ));
-    l.push(row(
-        "next sync removes locally",
-        i.map(|i| format!("{} (expunged on the server)", i.next_remove)),
-        p.map(|_| "0 (never: the local copy is the copy)".to_string()),
-    ));
-    l.push(row(
-        "next sync deletes on the server",
-        i.map(|_| "0 (never: read-only)".to_string()),
-        p.map(|p| format!("{} ({mode})", p.next_delete_on_server)),
-    ));
+    let mut rows = vec![
+        (
+            "messages visible",
+            i.map(|i| format!("{} ({})", i.messages, human_bytes(i.bytes))),
+            p.map(|p| format!("{} ({})", p.messages, human_bytes(p.bytes))),
+        ),
+        (
+            "flags",
+            i.map(|i| {
+                format!("{} read, {} unread, {} flagged", i.flags.seen, i.flags.unseen, i.flags.flagged)
+            }),
+            p.map(|_| "none (POP3 has no flags)".to_string()),
+        ),
+        (
+            "next sync downloads",
+            i.map(|i| format!("{} ({})", i.next_download, human_bytes(i.next_download_bytes))),
+            p.map(|p| format!("{} ({})", p.next_download, human_bytes(p.next_download_bytes))),
+        ),
+        (
+            "next sync removes locally",
+            i.map(|i| format!("{} (expunged on the server)", i.next_remove)),
+            p.map(|_| "0 (never: the local copy is the copy)".to_string()),
+        ),
+        (
+            "next sync deletes on the server",
+            i.map(|_| "0 (never: read-only)".to_string()),
+            p.map(|p| format!("{} ({mode})", p.next_delete_on_server)),
+        ),
+    ];
     let gap_cell = |g: &[(String, u64)]| {
         let n: u64 = g.iter().map(|(_, n)| n).sum();
         match g.first() {
@@ -164,11 +192,25 @@ fn table(account: &str, c: &Comparison, mode: &str, gaps: &Gaps) -> Vec<String> 
         }
     };
     if !gaps.imap.is_empty() || !gaps.pop3.is_empty() {
-        l.push(row(
+        rows.push((
             "listed but not stored (retried)",
             i.map(|_| gap_cell(&gaps.imap)),
             p.map(|_| gap_cell(&gaps.pop3)),
         ));
+    }
+    // IMAP's column is as wide as its widest figure; the folder list, which can be any length, is cut to it.
+    let col = rows
+        .iter()
+        .filter_map(|(_, a, _)| a.as_deref().map(|a| safe(a).width() + 2))
+        .fold(IMAP_WIDTH, usize::max);
+    l.push(format!("{:<w$}{:<col$}{}", "", "IMAP", "POP3"));
+    let folders = (
+        "folders visible",
+        i.map(|i| fit(&safe(&folders_line(&i.folders, false)), col - 2)),
+        p.map(|_| folders_line(&[], true)),
+    );
+    for (label, a, b) in std::iter::once(folders).chain(rows) {
+        l.push(side_by_side(label, a.as_deref(), b.as_deref(), col));
     }
     if i.is_some() && p.is_some() {
         let by: Vec<String> = c.only_imap.iter().map(|(f, n)| format!("{f} {n}")).collect();
@@ -196,4 +238,57 @@ fn table(account: &str, c: &Comparison, mode: &str, gaps: &Gaps) -> Vec<String> 
         c.stored_messages, c.stored_imap_locations, c.stored_pop3_locations
     ));
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use mailsync_engine::compare::matching::{ImapSide, Pop3Side};
+    use unicode_width::UnicodeWidthStr;
+
+    use super::*;
+
+    fn comparison(folders: &[&str], seen: u64) -> Comparison {
+        let mut imap =
+            ImapSide { folders: folders.iter().map(|f| f.to_string()).collect(), ..Default::default() };
+        imap.flags.seen = seen;
+        Comparison { imap: Some(imap), pop3: Some(Pop3Side::default()), ..Default::default() }
+    }
+
+    /// The terminal column where each side-by-side row's POP3 cell starts.
+    fn pop3_columns(lines: &[String]) -> Vec<usize> {
+        let rows = lines.iter().skip(3).take_while(|l| !l.starts_with("only IMAP"));
+        rows.map(|l| {
+            let cell = ["1: INBOX only", "0 (0 B)", "none (POP3", "0 (leave", "0 (never"]
+                .iter()
+                .find_map(|c| l.rfind(c))
+                .unwrap_or_else(|| panic!("no POP3 cell in {l:?}"));
+            l[..cell].width()
+        })
+        .collect()
+    }
+
+    #[test]
+    fn pop3_lines_up_whatever_the_folder_names() {
+        let plain = table("a", &comparison(&["INBOX", "Sent"], 3), "leave on server", &Gaps::default());
+        assert_eq!(plain[3], "folders visible                   2: INBOX, Sent                1: INBOX only");
+        assert_eq!(pop3_columns(&plain), [64; 6]);
+
+        // Wide characters, an escape sequence (shown escaped, so wider than it was) and more folders than
+        // the column holds: the list is cut, and POP3's column stays where it was.
+        let many: Vec<String> = (0..20).map(|n| format!("会議{n}")).collect();
+        let mut names: Vec<&str> = vec!["INBOX", "x\u{202e}y", "a\u{1b}b"];
+        names.extend(many.iter().map(String::as_str));
+        let hostile = table("a", &comparison(&names, 3), "leave on server", &Gaps::default());
+        assert_eq!(pop3_columns(&hostile), [64; 6], "{hostile:#?}");
+        let cut = "23: INBOX, x\\u{202e}y, a\\x1…";
+        assert_eq!(hostile[3], format!("{:<34}{cut}  1: INBOX only", "folders visible"));
+        assert!(!hostile.concat().contains('\u{1b}') && !hostile.concat().contains('\u{202e}'));
+        let wide = table("a", &comparison(&["会議", "INBOX"], 3), "leave on server", &Gaps::default());
+        assert_eq!(pop3_columns(&wide), [64; 6], "{wide:#?}");
+
+        // A figure wider than the column widens the column: figures are never cut.
+        let big = table("a", &comparison(&["INBOX"], 123_456_789_012), "leave on server", &Gaps::default());
+        assert!(big[5].contains("123456789012 read, 0 unread, 0 flagged  none"), "{big:#?}");
+        assert_eq!(pop3_columns(&big), [34 + 38 + 2; 6], "{big:#?}");
+    }
 }
