@@ -17,14 +17,10 @@ const MSGS: [&[u8]; 3] = [
 
 /// Plays a POP3 maildrop holding MSGS. Every command is recorded in `commands` (PASS without its
 /// argument); DELEs are accepted but never applied, like Outlook's "keep a copy in a POP folder" setting;
-/// `uidl` false answers UIDL with -ERR.
-fn maildrop(c: Conn, uidl: bool, commands: Arc<Mutex<Vec<String>>>) {
-    maildrop_with(c, uidl, false, commands)
-}
-
-/// [`maildrop`]; with `pipelining`, PIPELINING is announced and the answers to USER and PASS are held back
-/// until the client's next command arrives: a client that waits for them before sending on never gets them.
-fn maildrop_with(mut c: Conn, uidl: bool, pipelining: bool, commands: Arc<Mutex<Vec<String>>>) {
+/// `uidl` false answers UIDL with -ERR. With `pipelining`, PIPELINING is announced and the answers to USER
+/// and PASS are held back until the client's next command arrives: a client that waits for them before
+/// sending on never gets them.
+fn maildrop(mut c: Conn, uidl: bool, pipelining: bool, commands: Arc<Mutex<Vec<String>>>) {
     c.send(b"+OK scripted POP3 ready\r\n");
     let mut caps = String::from(if uidl { "USER\r\nUIDL\r\nTOP\r\n" } else { "USER\r\nTOP\r\n" });
     if pipelining {
@@ -105,7 +101,7 @@ fn run_logged_with(
 ) -> (serde_json::Value, Vec<String>) {
     let commands = Arc::new(Mutex::new(Vec::new()));
     let d = commands.clone();
-    let server = ScriptedServer::tls(move |c| maildrop_with(c, uidl, pipelining, d)).unwrap();
+    let server = ScriptedServer::tls(move |c| maildrop(c, uidl, pipelining, d)).unwrap();
     config_for(w, &server);
     let mut full = vec!["--via", "pop3"];
     full.extend_from_slice(args);

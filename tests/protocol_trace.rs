@@ -445,9 +445,11 @@ fn check_traces_smtp_with_auth_redacted_and_the_test_message_left_out() {
         })
         .count();
     assert_eq!(replies.len(), finals, "{text}");
-    // Each protocol's conversation is labelled with its endpoint.
+    // Each protocol's conversation is labelled with its endpoint and the account it serves.
     for p in ["imap#1", "pop3#2", "smtp#3"] {
-        assert!(text.contains(&format!(" {p} -- connecting to 127.0.0.1:")), "{p}: {text}");
+        let first = text.lines().find(|l| l.contains(&format!(" {p} "))).unwrap_or_default();
+        assert!(first.contains(&format!(" {p} -- connecting to 127.0.0.1:")), "{p}: {text}");
+        assert!(first.ends_with(") for account t"), "{p}: {first}");
     }
 }
 

@@ -42,18 +42,18 @@ pub fn run(args: CheckArgs, ctx: &Ctx) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     if let Some(e) = &account.imap {
-        let ep = e.to_endpoint();
+        let ep = e.to_endpoint(&account.name);
         let h = hint_ctx(account, "imap", &ep);
         runtime.block_on(imap::check(&mut list, &h, &ep, creds.as_ref()));
     }
     if let Some(e) = &account.pop3 {
-        let ep = e.to_endpoint();
+        let ep = e.to_endpoint(&account.name);
         let h = hint_ctx(account, "pop3", &ep);
         runtime.block_on(pop3::check(&mut list, &h, &ep, creds.as_ref()));
     }
     match &account.smtp {
         Some(e) => {
-            let ep = e.to_endpoint();
+            let ep = e.to_endpoint(&account.name);
             let h = hint_ctx(account, "smtp", &ep);
             runtime.block_on(smtp::check(&mut list, &h, &ep, creds.as_ref(), args.send_test));
         }

@@ -66,13 +66,13 @@ pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let (imap, pop3) = runtime.block_on(async {
         let imap = async {
             match &account.imap {
-                Some(ep) => imap_view(&ep.to_endpoint(), &creds, &filter, max).await.map(Some),
+                Some(ep) => imap_view(&ep.to_endpoint(&account.name), &creds, &filter, max).await.map(Some),
                 None => Ok(None),
             }
         };
         let pop3 = async {
             match &account.pop3 {
-                Some(ep) => pop3_view(&ep.to_endpoint(), &creds, max).await.map(Some),
+                Some(ep) => pop3_view(&ep.to_endpoint(&account.name), &creds, max).await.map(Some),
                 None => Ok(None),
             }
         };

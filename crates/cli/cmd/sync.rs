@@ -421,7 +421,7 @@ pub fn imap_config(account: &EffectiveAccount, dry_run: bool, retry: bool) -> an
     let opts = &account.imap_options;
     Ok(ImapSyncConfig {
         account: account.name.clone(),
-        endpoint: imap.to_endpoint(),
+        endpoint: imap.to_endpoint(&account.name),
         credentials: credentials(account)?,
         renew: renewal(account),
         filter: FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?,
@@ -448,7 +448,7 @@ pub fn pop3_config(
     let o = &account.pop3_options;
     Ok(Pop3SyncConfig {
         account: account.name.clone(),
-        endpoint: pop3.to_endpoint(),
+        endpoint: pop3.to_endpoint(&account.name),
         credentials: credentials(account)?,
         renew: renewal(account),
         reconnect: reconnect(account),

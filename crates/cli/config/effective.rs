@@ -62,8 +62,10 @@ pub struct EffectiveEndpoint {
 impl EffectiveEndpoint {
     /// The engine's view of this endpoint, with default time limits, writing to the run's protocol trace
     /// when `--trace` started one (`crate::trace`: every connection of the run is in it).
-    pub fn to_endpoint(&self) -> Endpoint {
-        Endpoint::from(self)
+    pub fn to_endpoint(&self, account: &str) -> Endpoint {
+        let mut ep = Endpoint::from(self);
+        ep.trace = ep.trace.map(|t| t.for_account(account));
+        ep
     }
 
     /// The encryption as a settings dialog names it.
@@ -199,7 +201,7 @@ mod tests {
             allow_plaintext: true,
             timeout: None,
         };
-        let engine = e.to_endpoint();
+        let engine = e.to_endpoint("a");
         assert_eq!(engine.host, "127.0.0.1");
         assert_eq!(engine.port, 10143);
         assert_eq!(engine.security, Security::Plain);

@@ -4,7 +4,8 @@
 //! Owns: creating the file safely (mode 0600 from the first byte, never through a symlink, never over
 //! anything but an empty file or an earlier trace, a regular file of ours with one name, emptied only once
 //! checked), the first lines (program,
-//! command, content level, limit), a label per connection (`imap#1`, `pop3#2`, `smtp#3`), time stamps (UTC,
+//! command, content level, limit), a label per connection (`imap#1`, `pop3#2`, `smtp#3`) and the account it
+//! serves on its first line, time stamps (UTC,
 //! microseconds), writing each connection's records as they happen, the size limit (writing stops with a
 //! final `#` line that says so, the file never grows past the limit), and a write failure (a full disk):
 //! tracing stops with one warning and the run goes on.
@@ -47,9 +48,10 @@ pub struct TraceOptions {
     pub command: String,
 }
 
-/// A trace being written; cheap to clone, shared by every connection (and [`crate::Endpoint`]).
+/// A trace being written; cheap to clone, shared by every connection (and [`crate::Endpoint`]). A clone
+/// made by [`Trace::for_account`] names its account on each connection's first line.
 #[derive(Clone)]
-pub struct Trace(Arc<Shared>);
+pub struct Trace(Arc<Shared>, Option<Arc<str>>);
 
 struct Shared {
     content: Content,
@@ -96,9 +98,15 @@ impl Trace {
             connections: AtomicU64::new(0),
             sink: Mutex::new(Sink { out: Some(out), written: 0, limit: options.limit }),
         };
-        let t = Trace(Arc::new(shared));
+        let t = Trace(Arc::new(shared), None);
         t.write(&header(&options));
         t
+    }
+
+    /// The same trace, its connections made for `account` (several accounts sync at once into one trace, and
+    /// two of them may use the same server: each connection's first line says whose it is).
+    pub fn for_account(&self, account: &str) -> Trace {
+        Trace(self.0.clone(), Some(account.into()))
     }
 
     /// A new connection speaking `protocol` to `addr`: its label and first line.
@@ -110,7 +118,10 @@ impl Trace {
             recorder: Recorder::new(protocol, self.0.content),
             done: false,
         };
-        tap.note(&format!("connecting to {addr} ({security})"));
+        match &self.1 {
+            Some(account) => tap.note(&format!("connecting to {addr} ({security}) for account {account}")),
+            None => tap.note(&format!("connecting to {addr} ({security})")),
+        }
         tap
     }
 
@@ -373,7 +384,7 @@ mod tests {
         let buf = Shared::default();
         let t = Trace::to_writer(Box::new(buf.clone()), "mem", options(DEFAULT_LIMIT));
         let mut a = t.connection(Protocol::Imap, "127.0.0.1:993", "tls");
-        let mut b = t.connection(Protocol::Pop3, "127.0.0.1:995", "tls");
+        let mut b = t.for_account("work").connection(Protocol::Pop3, "127.0.0.1:995", "tls");
         a.received(b"* OK ready\r\n");
         b.received(b"+OK ready\r\n");
         a.sent(b"A0001 LOGIN alice pw-123456\r\n");
@@ -393,7 +404,7 @@ mod tests {
             bodies,
             [
                 "imap#1 -- connecting to 127.0.0.1:993 (tls)",
-                "pop3#2 -- connecting to 127.0.0.1:995 (tls)",
+                "pop3#2 -- connecting to 127.0.0.1:995 (tls) for account work",
                 "imap#1 S: * OK ready",
                 "pop3#2 S: +OK ready",
                 "imap#1 C: A0001 LOGIN alice <redacted>",
