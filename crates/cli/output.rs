@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
-use unicode_width::UnicodeWidthStr;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Writing to stdout failed. A closed pipe (`mailsync ... | head`) ends the program quietly.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +122,30 @@ fn escape(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` cut or padded to exactly `width` terminal columns (wide CJK characters count 2; a cut
+/// ends in `…`; control characters shown escaped, as `\x1b`).
+pub fn fit(text: &str, width: usize) -> String {
+    let clean = safe(text);
+    if clean.width() <= width {
+        let pad = width - clean.width();
+        return format!("{clean}{}", " ".repeat(pad));
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in clean.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    used += 1;
+    out.push_str(&" ".repeat(width.saturating_sub(used)));
+    out
+}
+
 /// Rows with their columns padded to a common width (two spaces between columns, none after the last),
 /// each cell escaped first ([`safe`]) so that the widths are those of what is shown, measured in terminal
 /// columns (UAX #11: a CJK character takes two, a combining mark none).
@@ -197,6 +221,16 @@ mod tests {
         assert!(matches!(safe("שלום \u{200f}עולם \u{200e}x"), Cow::Borrowed(_)));
         // A body keeps its layout: its paragraphs end such runs, and right-to-left mail uses them.
         assert_eq!(safe_text("\u{202b}שלום\u{202c}\n"), "\u{202b}שלום\u{202c}\n");
+    }
+
+    #[test]
+    fn fit_counts_terminal_columns() {
+        assert_eq!(fit("abc", 5), "abc  ");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("会議の議事録", 7), "会議の…");
+        assert_eq!(fit("会議の議事録", 8), "会議の… ");
+        assert_eq!(fit("a\tb", 6), "a\\x09b");
+        assert_eq!(fit("\u{1b}]0;x\u{7}", 14), "\\x1b]0;x\\x07  ");
     }
 
     #[test]

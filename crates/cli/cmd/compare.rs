@@ -15,10 +15,10 @@ use mailsync_engine::imap::FolderFilter;
 use mailsync_store::{Store, StoreError};
 use serde::Serialize;
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
 use super::sync::{credentials, human_bytes, unix_now, ModeArgs};
-use crate::output::safe;
+use crate::output::{fit, safe};
 use crate::Ctx;
 
 /// Arguments of `mailsync compare`.
@@ -124,25 +124,6 @@ fn side_by_side(label: &str, imap: Option<&str>, pop3: Option<&str>, col: usize)
     line
 }
 
-/// `text` cut to `width` terminal columns, ending in `…` where it was cut.
-fn fit(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
-
 fn folders_line(folders: &[String], pop3: bool) -> String {
     if pop3 {
         return "1: INBOX only".into();
@@ -206,7 +187,7 @@ fn table(account: &str, c: &Comparison, mode: &str, gaps: &Gaps) -> Vec<String> 
     l.push(format!("{:<w$}{:<col$}{}", "", "IMAP", "POP3"));
     let folders = (
         "folders visible",
-        i.map(|i| fit(&safe(&folders_line(&i.folders, false)), col - 2)),
+        i.map(|i| fit(&folders_line(&i.folders, false), col - 2)),
         p.map(|_| folders_line(&[], true)),
     );
     for (label, a, b) in std::iter::once(folders).chain(rows) {

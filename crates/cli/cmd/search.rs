@@ -16,9 +16,8 @@ use anyhow::Context as _;
 use mailsync_store::query::Query;
 use mailsync_store::{Location, SearchHit, SearchOptions, Sort, Store, StoreError};
 use serde::Serialize;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::output::{safe, StdoutError};
+use crate::output::{fit, StdoutError};
 use crate::{exit, stderr, Ctx};
 
 /// The query language, for `--help`.
@@ -309,43 +308,11 @@ fn sender(from: &str) -> String {
     }
 }
 
-/// `text` cut or padded to exactly `width` terminal columns (wide CJK characters count 2; a cut
-/// ends in `…`; control characters shown escaped, as `\x1b`).
-fn fit(text: &str, width: usize) -> String {
-    let clean = safe(text);
-    if clean.width() <= width {
-        let pad = width - clean.width();
-        return format!("{clean}{}", " ".repeat(pad));
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in clean.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    used += 1;
-    out.push_str(&" ".repeat(width.saturating_sub(used)));
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use unicode_width::UnicodeWidthStr;
 
-    #[test]
-    fn fit_counts_terminal_columns() {
-        assert_eq!(fit("abc", 5), "abc  ");
-        assert_eq!(fit("abcdef", 4), "abc…");
-        assert_eq!(fit("会議の議事録", 7), "会議の…");
-        assert_eq!(fit("会議の議事録", 8), "会議の… ");
-        assert_eq!(fit("a\tb", 6), "a\\x09b");
-        assert_eq!(fit("\u{1b}]0;x\u{7}", 14), "\\x1b]0;x\\x07  ");
-    }
+    use super::*;
 
     #[test]
     fn senders_and_dates() {
