@@ -1,7 +1,8 @@
 //! `mailsync watch` against real Dovecots: new mail in a watched folder is stored within 2 s (IDLE), in any
 //! other folder by the next sweep; a server restart, tokens that expire every few seconds and a config
-//! reloaded on SIGHUP are got past without a failed sync; SIGTERM stops it within 2 s with the store
-//! consistent; two accounts on two servers are watched at once; POP3 accounts are polled.
+//! reloaded on SIGHUP are got past without a failed sync; a sync run by hand meanwhile is waited for, not
+//! failed; SIGTERM stops it within 2 s with the store consistent; two accounts on two servers are watched at
+//! once; POP3 accounts are polled.
 
 mod common;
 
@@ -407,6 +408,52 @@ fn pop3_accounts_are_polled() {
     });
     let (code, _, _, stderr) = watcher.stop();
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Holds account `t`'s sync lock in this process, as a `mailsync sync` run by hand would, until dropped.
+fn hold_sync_lock(db: &Path) -> (mailsync_store::Store, mailsync_store::SyncLock) {
+    let store = mailsync_store::Store::open(db).unwrap();
+    let account = store.find_account("t").unwrap().expect("account t is in the store");
+    let lock = store.lock_account(account, "t").unwrap();
+    (store, lock)
+}
+
+fn busy_then_synced(via: &[&str], stored_now: impl Fn(&Path) -> bool) {
+    let w = World::new(Profile::Dovecot);
+    watch_config(&w, &["INBOX"], 60.0);
+    let mut first = vec!["t"];
+    first.extend_from_slice(via);
+    w.sync_json(&first);
+    let (store, lock) = hold_sync_lock(&w.db());
+    let watcher = Watcher::start(&w.config(), &w.db(), w.dovecot.password("alice"), via);
+    watcher.wait_for("busy", Duration::from_secs(20), |v| v["event"] == "busy" && v["retry_seconds"] == 5.0);
+    deliver(&w.dovecot, "INBOX", "meanwhile");
+    // At least one more try while the lock is held (every 5 s): still busy, said once, and no failure.
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(!stored_now(&w.db()), "synced while another process held the sync lock");
+    drop(lock);
+    drop(store);
+    let took = within("the sync after the other one ended", Duration::from_secs(20), || stored_now(&w.db()));
+    assert!(took <= Duration::from_secs(10), "the watch waited {took:?} after the other sync ended");
+    let (code, _, events, stderr) = watcher.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(events.iter().filter(|v| v["event"] == "busy").count(), 1, "{events:#?}");
+    assert!(
+        events.iter().all(|v| v["event"] != "error" && v["event"] != "failed"),
+        "another sync is not a failure: {events:#?}\n{stderr}"
+    );
+}
+
+#[test]
+fn a_sync_run_by_hand_meanwhile_is_waited_for_not_failed() {
+    busy_then_synced(&[], |db| holds(db, "INBOX", "meanwhile"));
+}
+
+#[test]
+fn a_polling_watch_waits_for_a_sync_run_by_hand_too() {
+    busy_then_synced(&["--via", "pop3"], |db| {
+        db.exists() && stored_pop3(db).values().any(|raw| *raw == message("meanwhile"))
+    });
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mailsync_engine::imap::{AccountReport, FolderReport, Observer};
 use mailsync_engine::pop3::{Pop3Mode, Pop3Report};
-use mailsync_engine::watch::{watch_imap, watch_pop3, ImapWatch, Job, Pop3Watch, WatchObserver};
+use mailsync_engine::watch::{watch_imap, watch_pop3, ImapWatch, Job, Pop3Watch, WatchObserver, BUSY_RETRY};
 use mailsync_engine::{EngineError, StoreHandle};
 use mailsync_store::Store;
 use serde::Serialize;
@@ -379,6 +379,17 @@ impl WatchObserver for Printer {
             self.event("woke", None, None, None);
         } else {
             self.say(&format!("{}: the machine slept; reconnecting and syncing everything", self.account));
+        }
+    }
+
+    fn busy(&mut self) {
+        if self.out.is_json() {
+            self.event("busy", None, None, Some(BUSY_RETRY));
+        } else {
+            self.say(&format!(
+                "{}: another sync of this account is running; the watch syncs once it is done",
+                safe(&self.account)
+            ));
         }
     }
 }

@@ -148,6 +148,12 @@ impl EngineError {
         )
     }
 
+    /// Whether another process is syncing the account on the same store now (its sync lock is taken): nothing
+    /// is wrong, and trying again once it is done will do.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, EngineError::Store(mailsync_store::StoreError::AccountBusy { .. }))
+    }
+
     /// Whether the error ends one folder's sync only: the connection is fine and the run goes on.
     pub fn is_folder_level(&self) -> bool {
         matches!(self, EngineError::Refused { .. } | EngineError::Inconsistent { .. })

@@ -5,9 +5,11 @@
 //! Owns: the account's schedule ([`Schedule`]: what is due, bursts of changes coalesced into one sync, the
 //! back-off after a failed sync), the idlers' lifetimes, and noticing that the machine slept ([`SleepCheck`]:
 //! the wall clock moved well past the monotonic one), after which every idler reconnects and everything is
-//! swept. Must never: run two syncs of the account at once, stop watching after a failure (it is retried, the
-//! waits growing up to five minutes), or hold a stop up: a stop abandons a sync between two store
-//! transactions (each batch is committed whole or not at all), and the idlers end with a DONE and LOGOUT.
+//! swept. Another process syncing the account (`mailsync sync` run by hand) is not a failure: the watch says
+//! so once, tries again every few seconds, and syncs as soon as that sync is done. Must never: run two syncs
+//! of the account at once, stop watching after a failure (it is retried, the waits growing up to five
+//! minutes), or hold a stop up: a stop abandons a sync between two store transactions (each batch is
+//! committed whole or not at all), and the idlers end with a DONE and LOGOUT.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -31,6 +33,9 @@ const CLOCK_TICK: Duration = Duration::from_secs(10);
 
 /// How much further the wall clock must have moved than the monotonic one to count as a sleep.
 const SLEPT: Duration = Duration::from_secs(30);
+
+/// While another process syncs the account, the watch's own sync is tried again this often.
+pub const BUSY_RETRY: Duration = Duration::from_secs(5);
 
 /// How an IMAP account is watched.
 #[derive(Debug, Clone)]
@@ -77,6 +82,8 @@ pub trait WatchObserver: Observer {
     fn idle_gave_up(&mut self, _folder: &str, _error: &EngineError) {}
     /// The machine slept: the idlers reconnect and everything is swept.
     fn woke(&mut self) {}
+    /// Another process began syncing the account: the watch's syncs wait for it (told once per spell).
+    fn busy(&mut self) {}
 }
 
 /// What is due when, for one account. Pure: the caller says what time it is.
@@ -147,6 +154,18 @@ impl Schedule {
         }
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(now + self.backoff.wait(self.failures));
+        self.again(job, now);
+    }
+
+    /// `job` could not start at `now` because another process syncs the account: due again after
+    /// [`BUSY_RETRY`], whatever the failures so far (which it does not add to).
+    pub fn busy(&mut self, job: Job, now: Instant) {
+        self.retry_at = Some(now + BUSY_RETRY);
+        self.again(job, now);
+    }
+
+    /// Puts `job` back: its folders dirty again, or the sweep due.
+    fn again(&mut self, job: Job, now: Instant) {
         match job {
             // Due again once the back-off has passed.
             Job::All => self.next_sweep = now,
@@ -207,6 +226,22 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Whether another process is syncing the account, telling the observer when a spell of that begins.
+#[derive(Debug, Default)]
+struct Busy(bool);
+
+impl Busy {
+    /// Whether `result` says the account is busy; the observer hears of it on the first of a row.
+    fn says(&mut self, result: &Result<(), EngineError>, obs: &mut dyn WatchObserver) -> bool {
+        let busy = result.as_ref().is_err_and(EngineError::is_busy);
+        if busy && !self.0 {
+            obs.busy();
+        }
+        self.0 = busy;
+        busy
+    }
+}
+
 /// Whether to stop: told so, or nobody is left to tell.
 fn stopping(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow() || stop.has_changed().is_err()
@@ -240,14 +275,19 @@ pub async fn watch_imap(
     let mut schedule = Schedule::new(Instant::now(), w.sweep, watch_backoff());
     let mut clock = SleepCheck::new(SystemTime::now(), Instant::now());
     let mut tick = tokio::time::interval(CLOCK_TICK);
+    let mut busy = Busy::default();
     while !stopping(&stop) {
         if let Some(job) = schedule.take(Instant::now()) {
             let (report, result) = tokio::select! {
                 r = sync_imap_job(store, w, &job, obs) => r,
                 _ = stop.changed() => break,
             };
-            obs.imap_synced(&job, &report, &result);
-            schedule.ran(job, result.is_ok(), Instant::now());
+            if busy.says(&result, obs) {
+                schedule.busy(job, Instant::now());
+            } else {
+                obs.imap_synced(&job, &report, &result);
+                schedule.ran(job, result.is_ok(), Instant::now());
+            }
             continue;
         }
         tokio::select! {
@@ -312,6 +352,7 @@ pub async fn watch_pop3(
 ) {
     let backoff = watch_backoff();
     let mut failures = 0u32;
+    let mut busy = Busy::default();
     while !stopping(&stop) {
         let mut cfg = w.sync.clone();
         cfg.now = unix_now();
@@ -331,11 +372,14 @@ pub async fn watch_pop3(
                 }
             }
         };
-        obs.pop3_synced(&report, &result);
-        let wait = if result.is_ok() {
+        let wait = if busy.says(&result, obs) {
+            BUSY_RETRY
+        } else if result.is_ok() {
+            obs.pop3_synced(&report, &result);
             failures = 0;
             w.poll
         } else {
+            obs.pop3_synced(&report, &result);
             failures = failures.saturating_add(1);
             backoff.wait(failures).min(w.poll)
         };
@@ -396,6 +440,36 @@ mod tests {
         let retry = s.next_due();
         assert!(retry > t1 + ms(100) && retry <= t1 + ms(1000), "{:?}", retry - t1);
         assert_eq!(s.take(retry), Some(Job::All));
+    }
+
+    #[test]
+    fn another_process_syncing_delays_a_job_without_counting_as_a_failure() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let backoff = Reconnect { attempts: u32::MAX, base: ms(1000), cap: ms(300_000) };
+        let mut s = Schedule::new(t0, Duration::from_secs(600), backoff);
+        // Three failures make the back-off 4 s (a random half to all of it).
+        for n in 0..3 {
+            let at = s.next_due();
+            assert_eq!(s.take(at), Some(Job::All), "try {n}");
+            s.ran(Job::All, false, at);
+        }
+        // Busy, again and again: each time due BUSY_RETRY later, however long it lasts.
+        let mut at = s.next_due();
+        for _ in 0..10 {
+            assert_eq!(s.take(at), Some(Job::All));
+            s.busy(Job::All, at);
+            assert_eq!(s.take(at + BUSY_RETRY - ms(1)), None);
+            assert_eq!(s.next_due(), at + BUSY_RETRY);
+            at += BUSY_RETRY;
+        }
+        // Changes meanwhile wait with it, and go in the same sync.
+        s.changed("INBOX", at - ms(100));
+        assert_eq!(s.take(at), Some(Job::All));
+        // A failure after the busy spell is the fourth, not the fourteenth: a wait of 4-8 s, not minutes.
+        s.ran(Job::All, false, at);
+        let wait = s.next_due() - at;
+        assert!(wait >= ms(4000) && wait <= ms(8000), "{wait:?}");
     }
 
     #[test]
