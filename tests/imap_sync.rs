@@ -207,3 +207,29 @@ fn dry_run_reports_and_writes_nothing() {
     assert!(lines.iter().all(|v| v["dry_run"] == true));
     assert!(!w.db().exists(), "a dry run created the database");
 }
+
+#[test]
+fn a_dry_run_leaves_an_existing_store_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new(Profile::Dovecot);
+    seed(&w);
+    w.sync_json(&[]);
+    // Changes on the server for the dry run to find, and a store made readable by others (which a real sync
+    // would tighten to 0600).
+    w.dovecot.seed("alice", "INBOX", &[(b"Subject: later\r\n\r\nlater\r\n".as_slice(), &[][..])]).unwrap();
+    std::fs::set_permissions(w.db(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = || {
+        let raw = std::fs::read(w.db()).unwrap();
+        (raw, std::fs::metadata(w.db()).unwrap().permissions().mode() & 0o777)
+    };
+    let before = file();
+    let lines = w.sync_json(&["--dry-run"]);
+    assert_eq!(total(&lines, "new"), 1, "{lines:#?}");
+    assert!(lines.iter().all(|v| v["dry_run"] == true));
+    let after = file();
+    assert!(before.0 == after.0, "a dry run changed the database file");
+    assert_eq!(after.1, 0o644, "a dry run changed the database file's mode");
+    // (Reading a WAL database leaves SQLite's index behind; the log itself holds nothing written.)
+    let wal = w.db().with_extension("db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "a dry run wrote to the log");
+}

@@ -160,10 +160,15 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
     args.trace.start("sync")?;
     let config = ctx.load_config()?;
     let accounts: Vec<EffectiveAccount> = config.select(&args.names)?.into_iter().cloned().collect();
+    // A dry run changes nothing on disk: without a store it plans against an empty one in memory, with one
+    // it reads it (not created, migrated or chmod-ed).
     let in_memory = args.dry_run && !ctx.db_path.exists();
     let open = || -> anyhow::Result<Store> {
         let mut store = if in_memory {
             Store::open_in_memory()?
+        } else if args.dry_run {
+            Store::open_read_only(&ctx.db_path)
+                .with_context(|| format!("opening the store {} to read", ctx.db_path.display()))?
         } else {
             Store::open(&ctx.db_path)
                 .with_context(|| format!("opening the store {}", ctx.db_path.display()))?
