@@ -189,15 +189,14 @@ impl Pop3Client {
         &mut self,
         creds: &Credentials,
         method: PasswordMethod,
-        then: Vec<Pop3Command>,
+        mut then: Vec<Pop3Command>,
     ) -> Result<Vec<CommandId>, EngineError> {
         if !self.t.is_encrypted() {
             return Err(EngineError::PlaintextRefused { addr: self.addr.clone() });
         }
-        let mut then = Some(then);
         let mut ids = self.log_in(creds, method, &mut then).await?;
         // Whatever did not go out behind the login goes now.
-        for cmd in then.take().unwrap_or_default() {
+        for cmd in then {
             ids.push(self.send_then(cmd)?);
         }
         Ok(ids)
@@ -209,11 +208,12 @@ impl Pop3Client {
         self.send(cmd)
     }
 
+    /// The login itself; where it pipelines, it takes `then` along (leaving it empty) and returns their ids.
     async fn log_in(
         &mut self,
         creds: &Credentials,
         method: PasswordMethod,
-        then: &mut Option<Vec<Pop3Command>>,
+        then: &mut Vec<Pop3Command>,
     ) -> Result<Vec<CommandId>, EngineError> {
         let caps = self.s.capabilities().clone();
         match creds {
@@ -230,7 +230,7 @@ impl Pop3Client {
                         self.send(Pop3Command::User(user.clone()))?;
                         self.send(Pop3Command::Pass(password.clone()))?;
                         let mut ids = Vec::new();
-                        for cmd in then.take().unwrap_or_default() {
+                        for cmd in std::mem::take(then) {
                             ids.push(self.send_then(cmd)?);
                         }
                         let to_user = self.next_reply("to USER").await?;

@@ -237,6 +237,7 @@ struct Session<'a> {
     logged_in: &'a mut bool,
 }
 
+/// Reads [`Stored`] for `account` (nothing, when the account is not in the store yet).
 async fn known_state(
     store: &mut StoreHandle,
     account: Option<AccountId>,
