@@ -58,11 +58,7 @@ pub fn run(args: CompareArgs, ctx: &Ctx) -> anyhow::Result<()> {
     let opts = &account.imap_options;
     let filter = FolderFilter::new(&opts.include, &opts.exclude, opts.skip_non_mail_folders)?;
     let max = Limits::default().max_response;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let (imap, pop3) = runtime.block_on(async {
         let imap = async {
             match &account.imap {

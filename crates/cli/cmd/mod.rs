@@ -15,3 +15,14 @@ pub mod show;
 pub mod status;
 pub mod sync;
 pub mod watch;
+
+/// The async runtime of the commands that talk to several servers at once (`sync`, `watch`, `compare`): two
+/// worker threads, I/O and timers.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}

@@ -183,11 +183,7 @@ pub fn run(args: SyncArgs, ctx: &Ctx) -> anyhow::Result<()> {
     };
     // One store handle per account (SQLite serialises their writes); all opened before any connection.
     let stores: Vec<Store> = accounts.iter().map(|_| open()).collect::<anyhow::Result<_>>()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let out = ctx.output();
     // Progress bars only for one account at a time; with several, each folder's summary says enough.
     let progress = !ctx.json && ctx.verbosity >= 0 && std::io::stderr().is_terminal() && accounts.len() == 1;

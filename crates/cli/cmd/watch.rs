@@ -64,11 +64,7 @@ enum Ended {
 pub fn run(args: WatchArgs, ctx: &Ctx) -> anyhow::Result<()> {
     args.trace.start("watch")?;
     let mut config = ctx.load_config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::runtime()?;
     let out = ctx.output();
     // SIGINT and SIGTERM stop the watches (exit 0), not the process at once.
     let _signals = crate::signals::Watch::new();
